@@ -1,0 +1,44 @@
+# libcoro's own autoconf macros.
+
+# CORO_CHECK_CFLAG(FLAG, [ACTION-IF-SUPPORTED], [ACTION-IF-NOT])
+# Does the C compiler accept FLAG without a warning?
+AC_DEFUN([CORO_CHECK_CFLAG], [
+  AS_VAR_PUSHDEF([cache], [coro_cv_cflag_$1])
+  AC_CACHE_CHECK([whether $CC accepts $1], [cache], [
+    coro_save_CFLAGS=$CFLAGS
+    CFLAGS="$CFLAGS -Werror $1"
+    AC_COMPILE_IFELSE([AC_LANG_PROGRAM([], [])],
+      [AS_VAR_SET([cache], [yes])], [AS_VAR_SET([cache], [no])])
+    CFLAGS=$coro_save_CFLAGS])
+  AS_VAR_IF([cache], [yes], [$2], [$3])
+  AS_VAR_POPDEF([cache])
+])
+
+# CORO_CHECK_TLS: the compiler must support __thread (each thread runs its own coroutines).
+AC_DEFUN([CORO_CHECK_TLS], [
+  AC_CACHE_CHECK([for __thread], [coro_cv_tls], [
+    AC_LINK_IFELSE([AC_LANG_PROGRAM([static __thread int x;], [x = 1; return x - 1;])],
+      [coro_cv_tls=yes], [coro_cv_tls=no])])
+  AS_IF([test "x$coro_cv_tls" != xyes],
+    [AC_MSG_ERROR([libcoro needs a compiler with thread-local storage (__thread)])])
+])
+
+# CORO_CHECK_PTHREAD: the flag that builds threaded programs (tests and demo); sets PTHREAD_CFLAGS/LIBS.
+AC_DEFUN([CORO_CHECK_PTHREAD], [
+  AC_CACHE_CHECK([how to build threaded programs], [coro_cv_pthread], [
+    coro_cv_pthread=none
+    coro_save_CFLAGS=$CFLAGS
+    for f in -pthread -lpthread; do
+      CFLAGS="$coro_save_CFLAGS $f"
+      AC_LINK_IFELSE([AC_LANG_PROGRAM([#include <pthread.h>
+static void *f(void *a) { return a; }],
+          [pthread_t t; pthread_create(&t, 0, f, 0); pthread_join(t, 0);])],
+        [coro_cv_pthread=$f; break])
+    done
+    CFLAGS=$coro_save_CFLAGS])
+  AS_IF([test "x$coro_cv_pthread" = xnone], [AC_MSG_ERROR([POSIX threads are needed])])
+  PTHREAD_CFLAGS=$coro_cv_pthread
+  PTHREAD_LIBS=$coro_cv_pthread
+  AC_SUBST([PTHREAD_CFLAGS])
+  AC_SUBST([PTHREAD_LIBS])
+])
