@@ -14,6 +14,7 @@
 #define CORO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,6 +76,93 @@ CORO_API int coro_defer(void (*fn)(void *arg), void *arg);
 /* Inside a coroutine: end it now, from any call depth, as if its function
  * returned result. Returns -1 (EPERM) only when called outside a coroutine. */
 CORO_API int coro_exit(void *result);
+
+/*
+ * The scheduler: tasks are coroutines owned by a scheduler, run round-robin
+ * on one thread and freed when they end. A scheduler belongs to the thread
+ * that created it.
+ */
+typedef struct coro_sched coro_sched_t;
+
+/* A scheduler with no tasks. NULL and errno (ENOMEM) on failure. */
+CORO_API coro_sched_t *coro_sched_create(void);
+
+/* Close every remaining task (their deferred handlers run) and free s.
+ * NULL is a no-op. -1 EBUSY from inside coro_sched_run(s). */
+CORO_API int coro_sched_destroy(coro_sched_t *s);
+
+/* Add a task running fn(arg) at the back of s's ready queue; works before
+ * and during coro_sched_run(s). 0, or -1 and errno. */
+CORO_API int coro_spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size);
+
+/* Run tasks until none is left (0). -1 EDEADLK when tasks remain but all are
+ * blocked and nothing can wake them; they stay, for a later run. */
+CORO_API int coro_sched_run(coro_sched_t *s);
+
+/* In a task: go to the back of the ready queue. -1 EPERM outside a task. */
+CORO_API int coro_sched_yield(void);
+
+/* The scheduler of the running task, or NULL when not in a task. */
+CORO_API coro_sched_t *coro_sched_self(void);
+
+/* How many times s has switched into a task so far. */
+CORO_API uint64_t coro_sched_switches(const coro_sched_t *s);
+
+/*
+ * Time, in nanoseconds of the monotonic clock. A timeout < 0 waits forever,
+ * 0 does not wait at all (EAGAIN when the operation cannot complete at once),
+ * > 0 waits at most that long (then ETIMEDOUT).
+ */
+#define CORO_FOREVER ((int64_t)-1)
+#define CORO_MSEC(ms) ((int64_t)(ms) * 1000000)
+
+/* The monotonic clock, in nanoseconds. */
+CORO_API int64_t coro_now(void);
+
+/* In a task: sleep nsec nanoseconds while other tasks run. 0, or -1 and errno. */
+CORO_API int coro_sleep(int64_t nsec);
+
+/*
+ * Channels carry elements of a fixed size, copied in and out, in FIFO order.
+ * Capacity 0 is a rendezvous: a send completes when a receiver takes it.
+ * An operation that would block is only allowed in a task (else EPERM).
+ */
+typedef struct coro_chan coro_chan_t;
+
+/* A channel of elements of elem_size bytes holding up to capacity of them. */
+CORO_API coro_chan_t *coro_chan_create(size_t elem_size, size_t capacity);
+
+/* Copy *elem into ch, waiting for room or a receiver. -1 EPIPE once closed. */
+CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem);
+
+/* Copy the next element into *elem, waiting for one. -1 EPIPE once ch is
+ * closed and drained. */
+CORO_API int coro_chan_recv(coro_chan_t *ch, void *elem);
+
+/* coro_chan_send/recv with a timeout (see "Time" above). */
+CORO_API int coro_chan_send_timeout(coro_chan_t *ch, const void *elem, int64_t timeout);
+CORO_API int coro_chan_recv_timeout(coro_chan_t *ch, void *elem, int64_t timeout);
+
+/* No more sends: wake every waiter with EPIPE; receivers still drain the
+ * buffer. -1 EPIPE when already closed. */
+CORO_API int coro_chan_close(coro_chan_t *ch);
+
+/* Free ch. NULL is a no-op. -1 EBUSY while tasks wait on it. */
+CORO_API int coro_chan_destroy(coro_chan_t *ch);
+
+/* One operation of a coro_select(). */
+enum { CORO_SEND = 1, CORO_RECV = 2 };
+typedef struct coro_sel {
+    coro_chan_t *chan;
+    int op;     /* CORO_SEND or CORO_RECV */
+    void *elem; /* the element to send, or where to receive (NULL: discard) */
+    int err;    /* set by coro_select() on the chosen one: 0, or EPIPE */
+} coro_sel_t;
+
+/* Wait until one of n operations completes and return its index; the first
+ * in array order wins when several can. -1 and errno (EAGAIN, ETIMEDOUT for
+ * the timeout; see "Time" above). */
+CORO_API int coro_select(coro_sel_t *sel, size_t n, int64_t timeout);
 
 #ifdef __cplusplus
 }

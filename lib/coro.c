@@ -15,20 +15,12 @@
 
 #include "coro-int.h"
 
-/* What each thread needs: the running coroutine (NULL on the thread's own
- * stack) and the saved context of the thread's own stack while it is not. */
-struct coro__thread {
-    struct coro *current;
-    uint64_t id;
-    struct coro__ctx main;
-};
-
-static __thread struct coro__thread thr;
+__thread struct coro__thread coro__thr;
 
 static struct coro__ctx *
 ctx_of(struct coro *co)
 {
-    return co ? &co->ctx : &thr.main;
+    return co ? &co->ctx : &coro__thr.main;
 }
 
 uint64_t
@@ -36,9 +28,9 @@ coro__thread_id(void)
 {
     static uint64_t last;
 
-    if (thr.id == 0)
-        thr.id = __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
-    return thr.id;
+    if (coro__thr.id == 0)
+        coro__thr.id = __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+    return coro__thr.id;
 }
 
 /* Status is written only by the owning thread, but coro_status() may read it
@@ -50,17 +42,17 @@ set_status(struct coro *co, coro_status_t status)
 }
 
 /* Switch from the running context into co; returns when co yields or ends.
- * The side that switches back restores thr.current and the statuses. */
-static void
-enter(struct coro *co)
+ * The side that switches back restores coro__thr.current and the statuses. */
+void
+coro__enter(struct coro *co)
 {
-    struct coro *self = thr.current;
+    struct coro *self = coro__thr.current;
 
     co->resumer = self;
     set_status(co, CORO_RUNNING);
     if (self)
         set_status(self, CORO_NORMAL);
-    thr.current = co;
+    coro__thr.current = co;
     coro__ctx_switch(ctx_of(self), &co->ctx);
 }
 
@@ -71,7 +63,7 @@ leave(struct coro *self)
 {
     struct coro *back = self->resumer;
 
-    thr.current = back;
+    coro__thr.current = back;
     if (back)
         set_status(back, CORO_RUNNING);
     coro__ctx_switch(&self->ctx, ctx_of(back));
@@ -104,12 +96,13 @@ finish(struct coro *self, void *result)
 static void
 trampoline(void)
 {
-    struct coro *self = thr.current;
+    struct coro *self = coro__thr.current;
 
     finish(self, self->fn(self->arg));
 }
 
-/* Checks shared by resume, close and destroy. */
+/* Checks shared by resume, close and destroy: only the owning thread may
+ * touch a coroutine, and only its scheduler may touch a task. */
 static int
 check_owner(const struct coro *co)
 {
@@ -117,7 +110,7 @@ check_owner(const struct coro *co)
         errno = EINVAL;
         return -1;
     }
-    if (co->owner != coro__thread_id()) {
+    if (co->owner != coro__thread_id() || co->sched != NULL) {
         errno = EPERM;
         return -1;
     }
@@ -187,38 +180,52 @@ coro_resume(coro_t *co, void *in, void **out)
         return -1;
     }
     co->transfer = in;
-    enter(co);
+    coro__enter(co);
     if (out)
         *out = co->transfer;
     return co->status == CORO_DEAD;
 }
 
-void *
-coro_yield(void *out)
+/* Hand out to the resumer and wait to be resumed again; a coroutine woken
+ * only to be closed never comes back from here. */
+static int
+suspend(struct coro *self, void *out)
 {
-    struct coro *self = thr.current;
-
-    if (self == NULL) {
-        errno = EPERM;
-        return NULL;
-    }
     if (self->ending) { /* a deferred handler cannot suspend a dying coroutine */
         errno = ECANCELED;
-        return NULL;
+        return -1;
     }
     self->transfer = out;
     set_status(self, CORO_SUSPENDED);
     leave(self);
     if (self->closing)
         finish(self, NULL);
+    return 0;
+}
+
+int
+coro__suspend(struct coro *self)
+{
+    return suspend(self, NULL);
+}
+
+void *
+coro_yield(void *out)
+{
+    struct coro *self = coro__thr.current;
+
+    if (self == NULL) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (suspend(self, out) == -1)
+        return NULL;
     return self->transfer;
 }
 
 int
-coro_close(coro_t *co)
+coro__close(struct coro *co)
 {
-    if (check_owner(co) == -1)
-        return -1;
     switch (co->status) {
     case CORO_CREATED:
         set_status(co, CORO_DEAD);
@@ -227,7 +234,7 @@ coro_close(coro_t *co)
         /* Wake it inside coro_yield() only to run its handlers and die. */
         co->closing = 1;
         co->transfer = NULL;
-        enter(co);
+        coro__enter(co);
         return 0;
     case CORO_RUNNING:
     case CORO_NORMAL:
@@ -240,16 +247,29 @@ coro_close(coro_t *co)
 }
 
 int
+coro_close(coro_t *co)
+{
+    if (check_owner(co) == -1)
+        return -1;
+    return coro__close(co);
+}
+
+void
+coro__free(struct coro *co)
+{
+    struct coro__stack st = co->stack; /* the object lives inside the stack mapping */
+
+    coro__stack_free(&st);
+}
+
+int
 coro_destroy(coro_t *co)
 {
-    struct coro__stack st;
-
     if (co == NULL)
         return 0;
-    if (coro_close(co) == -1)
+    if (check_owner(co) == -1 || coro__close(co) == -1)
         return -1;
-    st = co->stack; /* the object lives inside the stack mapping */
-    coro__stack_free(&st);
+    coro__free(co);
     return 0;
 }
 
@@ -266,13 +286,13 @@ coro_status(const coro_t *co)
 coro_t *
 coro_self(void)
 {
-    return thr.current;
+    return coro__thr.current;
 }
 
 int
 coro_defer(void (*fn)(void *), void *arg)
 {
-    struct coro *self = thr.current;
+    struct coro *self = coro__thr.current;
     struct coro__defer *d;
 
     if (self == NULL) {
@@ -298,7 +318,7 @@ coro_defer(void (*fn)(void *), void *arg)
 int
 coro_exit(void *result)
 {
-    struct coro *self = thr.current;
+    struct coro *self = coro__thr.current;
 
     if (self == NULL) {
         errno = EPERM;

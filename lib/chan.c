@@ -1,0 +1,281 @@
+/*
+ * Channels: a ring buffer of fixed-size elements and two FIFO queues of
+ * blocked tasks, senders and receivers. Whoever finds a partner waiting does
+ * the whole hand-over itself (copies the element, wakes the partner), so a
+ * blocked task never has to retry: when it runs again its operation is done.
+ *
+ * Every operation, select included, first tries to complete at once; only
+ * then does a task link one waiter per operation and block.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coro-int.h"
+
+struct coro_chan {
+    size_t elem_size, cap;
+    size_t head, count;          /* the buffered elements: buf[head ...] */
+    struct coro__link sendq;     /* blocked senders (only when full) */
+    struct coro__link recvq;     /* blocked receivers (only when empty) */
+    uint64_t owner;              /* coro__thread_id() of its thread */
+    int closed;
+    unsigned char buf[];
+};
+
+enum { SMALL_SELECT = 4 }; /* waiters kept on the stack; more are allocated */
+
+static struct coro__waiter *
+first(struct coro__link *q)
+{
+    return coro__list_empty(q) ? NULL : coro__container_of(q->next, struct coro__waiter, link);
+}
+
+/* Finish a blocked partner's operation and let it run again. */
+static void
+complete(struct coro__waiter *w, int err)
+{
+    coro__wake(w->wait, (int)(w - w->wait->waiters), err);
+}
+
+static void
+put(struct coro_chan *ch, const void *elem)
+{
+    size_t i = (ch->head + ch->count) % ch->cap;
+
+    memcpy(ch->buf + i * ch->elem_size, elem, ch->elem_size);
+    ch->count++;
+}
+
+static void
+take(struct coro_chan *ch, void *elem)
+{
+    if (elem)
+        memcpy(elem, ch->buf + ch->head * ch->elem_size, ch->elem_size);
+    ch->head = (ch->head + 1) % ch->cap;
+    ch->count--;
+}
+
+/* Complete *sel now if it can be: 1 (sel->err is 0 or EPIPE), else 0. */
+static int
+try_send(coro_sel_t *sel)
+{
+    struct coro_chan *ch = sel->chan;
+    struct coro__waiter *w;
+
+    if (ch->closed) {
+        sel->err = EPIPE;
+        return 1;
+    }
+    if ((w = first(&ch->recvq)) != NULL) { /* then the buffer is empty */
+        if (w->sel->elem)
+            memcpy(w->sel->elem, sel->elem, ch->elem_size);
+        complete(w, 0);
+    } else if (ch->count < ch->cap) {
+        put(ch, sel->elem);
+    } else {
+        return 0;
+    }
+    sel->err = 0;
+    return 1;
+}
+
+static int
+try_recv(coro_sel_t *sel)
+{
+    struct coro_chan *ch = sel->chan;
+    struct coro__waiter *w = first(&ch->sendq);
+
+    if (ch->count > 0) {
+        take(ch, sel->elem);
+        if (w) { /* a sender was waiting for this room */
+            put(ch, w->sel->elem);
+            complete(w, 0);
+        }
+    } else if (w) { /* rendezvous */
+        if (sel->elem)
+            memcpy(sel->elem, w->sel->elem, ch->elem_size);
+        complete(w, 0);
+    } else if (ch->closed) {
+        sel->err = EPIPE;
+        return 1;
+    } else {
+        return 0;
+    }
+    sel->err = 0;
+    return 1;
+}
+
+static int
+check_sel(const coro_sel_t *sel)
+{
+    if (sel->chan == NULL || (sel->op != CORO_SEND && sel->op != CORO_RECV) ||
+        (sel->op == CORO_SEND && sel->elem == NULL)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (sel->chan->owner != coro__thread_id()) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+int
+coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
+{
+    struct coro__waiter small[SMALL_SELECT];
+    struct coro__wait wait = {.n = n};
+    size_t i;
+
+    if ((sel == NULL && n > 0) || (n == 0 && timeout < 0) || n > INT_MAX) {
+        errno = EINVAL; /* n == 0: nothing could ever end the wait */
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        if (check_sel(&sel[i]) == -1)
+            return -1;
+    for (i = 0; i < n; i++)
+        if (sel[i].op == CORO_SEND ? try_send(&sel[i]) : try_recv(&sel[i]))
+            return (int)i;
+    if (timeout == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (coro__can_block() == -1)
+        return -1;
+    wait.waiters = n <= SMALL_SELECT ? small : (wait.owned = malloc(n * sizeof *wait.waiters));
+    if (wait.waiters == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        struct coro__waiter *w = &wait.waiters[i];
+        struct coro_chan *ch = sel[i].chan;
+
+        w->wait = &wait;
+        w->sel = &sel[i];
+        coro__list_push(sel[i].op == CORO_SEND ? &ch->sendq : &ch->recvq, &w->link);
+    }
+    coro__block(&wait, timeout < 0 ? -1 : coro__deadline(timeout)); /* frees wait.owned */
+    if (wait.fired < 0) {
+        errno = wait.err;
+        return -1;
+    }
+    sel[wait.fired].err = wait.err;
+    return wait.fired;
+}
+
+/* A single send or receive is a select of one. */
+static int
+chan_op(coro_chan_t *ch, int op, void *elem, int64_t timeout)
+{
+    coro_sel_t sel = {.chan = ch, .op = op, .elem = elem};
+
+    if (ch == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (coro_select(&sel, 1, timeout) == -1)
+        return -1;
+    if (sel.err) {
+        errno = sel.err;
+        return -1;
+    }
+    return 0;
+}
+
+int
+coro_chan_send(coro_chan_t *ch, const void *elem)
+{
+    return chan_op(ch, CORO_SEND, (void *)elem, CORO_FOREVER);
+}
+
+int
+coro_chan_recv(coro_chan_t *ch, void *elem)
+{
+    return chan_op(ch, CORO_RECV, elem, CORO_FOREVER);
+}
+
+int
+coro_chan_send_timeout(coro_chan_t *ch, const void *elem, int64_t timeout)
+{
+    return chan_op(ch, CORO_SEND, (void *)elem, timeout);
+}
+
+int
+coro_chan_recv_timeout(coro_chan_t *ch, void *elem, int64_t timeout)
+{
+    return chan_op(ch, CORO_RECV, elem, timeout);
+}
+
+coro_chan_t *
+coro_chan_create(size_t elem_size, size_t capacity)
+{
+    struct coro_chan *ch;
+
+    if (elem_size == 0 || (capacity && elem_size > (SIZE_MAX - sizeof *ch) / capacity)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    ch = malloc(sizeof *ch + elem_size * capacity);
+    if (ch == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    *ch = (struct coro_chan){.elem_size = elem_size, .cap = capacity, .owner = coro__thread_id()};
+    coro__list_init(&ch->sendq);
+    coro__list_init(&ch->recvq);
+    return ch;
+}
+
+static int
+check_chan(const struct coro_chan *ch)
+{
+    if (ch == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (ch->owner != coro__thread_id()) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+int
+coro_chan_close(coro_chan_t *ch)
+{
+    struct coro__waiter *w;
+
+    if (check_chan(ch) == -1)
+        return -1;
+    if (ch->closed) {
+        errno = EPIPE;
+        return -1;
+    }
+    ch->closed = 1;
+    while ((w = first(&ch->recvq)) != NULL)
+        complete(w, EPIPE);
+    while ((w = first(&ch->sendq)) != NULL)
+        complete(w, EPIPE);
+    return 0;
+}
+
+int
+coro_chan_destroy(coro_chan_t *ch)
+{
+    if (ch == NULL)
+        return 0;
+    if (check_chan(ch) == -1)
+        return -1;
+    if (!coro__list_empty(&ch->sendq) || !coro__list_empty(&ch->recvq)) {
+        errno = EBUSY;
+        return -1;
+    }
+    free(ch);
+    return 0;
+}

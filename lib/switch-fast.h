@@ -1,0 +1,33 @@
+/*
+ * The fast backend: contexts are still made with getcontext/makecontext and
+ * entered the first time through setcontext(); from then on a switch is a
+ * few instructions of assembly (switch-x86_64.S, switch-aarch64.S) that
+ * save only what the ABI asks a callee to keep, with no system call. The
+ * signal mask is therefore the thread's, never switched.
+ */
+#ifndef CORO_SWITCH_FAST_H
+#define CORO_SWITCH_FAST_H
+
+#include <stddef.h>
+#include <ucontext.h>
+
+struct coro__ctx {
+    void *sp;         /* where its registers are saved; NULL until first entered */
+    ucontext_t first; /* made by makecontext(): how it is entered the first time */
+};
+
+void coro__fast_switch(void **save_sp, void *load_sp);
+void coro__fast_enter(void **save_sp, const ucontext_t *first);
+
+int coro__ctx_make(struct coro__ctx *ctx, void *stack, size_t size, void (*entry)(void));
+
+static inline void
+coro__ctx_switch(struct coro__ctx *from, struct coro__ctx *to)
+{
+    if (to->sp)
+        coro__fast_switch(&from->sp, to->sp);
+    else
+        coro__fast_enter(&from->sp, &to->first);
+}
+
+#endif /* CORO_SWITCH_FAST_H */
