@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <coro.h>
+
 #include "demo.h"
 
 static void
@@ -22,7 +24,7 @@ usage(FILE *f)
           "             or on P worker processes (\"multi-process + coroutine\")\n"
           "  compare    coroutines against two OS threads per pair, for one or more N\n"
           "  --help     show this help and exit\n"
-          "  --version  show the version and exit\n", f);
+          "  --version  show the version and the context switch built in, and exit\n", f);
 }
 
 int
@@ -39,7 +41,8 @@ main(int argc, char **argv)
         return DEMO_OK;
     }
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        printf("coro-demo (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+        printf("coro-demo (%s) %s\ncontext switch: %s\n", PACKAGE_NAME, PACKAGE_VERSION,
+               coro_switch_name());
         return fflush(stdout) == 0 ? DEMO_OK : DEMO_FAIL;
     }
     /* "--help extra": the extra argument is the unknown one */

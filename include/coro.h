@@ -69,6 +69,15 @@ CORO_API coro_status_t coro_status(const coro_t *co);
 /* The running coroutine, or NULL on a thread's own stack. */
 CORO_API coro_t *coro_self(void);
 
+/* The calling thread keeps up to max stacks of destroyed coroutines to make
+ * new ones without a system call (CORO_POOL_DEFAULT at first; 0: none).
+ * Extra pooled stacks are freed now. Returns the previous limit. */
+#define CORO_POOL_DEFAULT 64
+CORO_API size_t coro_stack_pool(size_t max);
+
+/* The context switch built in: "ucontext" (swapcontext) or "fast (ARCH)". */
+CORO_API const char *coro_switch_name(void);
+
 /* Inside a coroutine: run fn(arg) once when it ends, however it ends;
  * handlers run last registered first, on the coroutine's stack. */
 CORO_API int coro_defer(void (*fn)(void *arg), void *arg);

@@ -21,7 +21,7 @@ struct coro_chan {
     size_t head, count;          /* the buffered elements: buf[head ...] */
     struct coro__link sendq;     /* blocked senders (only when full) */
     struct coro__link recvq;     /* blocked receivers (only when empty) */
-    uint64_t owner;              /* coro__thread_id() of its thread */
+    uint64_t owner;              /* the id of the thread it belongs to */
     int closed;
     unsigned char buf[];
 };
@@ -41,12 +41,31 @@ complete(struct coro__waiter *w, int err)
     coro__wake(w->wait, (int)(w - w->wait->waiters), err);
 }
 
+/* memcpy of one element; the common small sizes without a library call. */
+static inline void
+copy(void *dst, const void *src, size_t size)
+{
+    switch (size) {
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, size);
+    }
+}
+
 static void
 put(struct coro_chan *ch, const void *elem)
 {
     size_t i = (ch->head + ch->count) % ch->cap;
 
-    memcpy(ch->buf + i * ch->elem_size, elem, ch->elem_size);
+    copy(ch->buf + i * ch->elem_size, elem, ch->elem_size);
     ch->count++;
 }
 
@@ -54,7 +73,7 @@ static void
 take(struct coro_chan *ch, void *elem)
 {
     if (elem)
-        memcpy(elem, ch->buf + ch->head * ch->elem_size, ch->elem_size);
+        copy(elem, ch->buf + ch->head * ch->elem_size, ch->elem_size);
     ch->head = (ch->head + 1) % ch->cap;
     ch->count--;
 }
@@ -72,7 +91,7 @@ try_send(coro_sel_t *sel)
     }
     if ((w = first(&ch->recvq)) != NULL) { /* then the buffer is empty */
         if (w->sel->elem)
-            memcpy(w->sel->elem, sel->elem, ch->elem_size);
+            copy(w->sel->elem, sel->elem, ch->elem_size);
         complete(w, 0);
     } else if (ch->count < ch->cap) {
         put(ch, sel->elem);
@@ -97,7 +116,7 @@ try_recv(coro_sel_t *sel)
         }
     } else if (w) { /* rendezvous */
         if (sel->elem)
-            memcpy(sel->elem, w->sel->elem, ch->elem_size);
+            copy(sel->elem, w->sel->elem, ch->elem_size);
         complete(w, 0);
     } else if (ch->closed) {
         sel->err = EPIPE;
@@ -117,18 +136,60 @@ check_sel(const coro_sel_t *sel)
         errno = EINVAL;
         return -1;
     }
-    if (sel->chan->owner != coro__thread_id()) {
+    if (sel->chan->owner != coro__thr()->id) {
         errno = EPERM;
         return -1;
     }
     return 0;
 }
 
+static int
+try_op(coro_sel_t *sel)
+{
+    return sel->op == CORO_SEND ? try_send(sel) : try_recv(sel);
+}
+
+/* None of the n operations could complete at once: block the running task
+ * on all of them, with the n waiters ws (owned: when allocated), until one
+ * completes (its index) or the timeout (-1, errno ETIMEDOUT). The caller
+ * has checked that the task may block. */
+static int
+wait_on(coro_sel_t *sel, size_t n, struct coro__waiter *ws, struct coro__waiter *owned,
+        int64_t timeout)
+{
+    struct coro__wait wait = {.waiters = ws, .n = n, .owned = owned};
+
+    for (size_t i = 0; i < n; i++) {
+        struct coro_chan *ch = sel[i].chan;
+
+        ws[i].wait = &wait;
+        ws[i].sel = &sel[i];
+        coro__list_push(sel[i].op == CORO_SEND ? &ch->sendq : &ch->recvq, &ws[i].link);
+    }
+    coro__block(&wait, timeout < 0 ? -1 : coro__deadline(timeout)); /* frees owned */
+    if (wait.fired < 0) {
+        errno = wait.err;
+        return -1;
+    }
+    sel[wait.fired].err = wait.err;
+    return wait.fired;
+}
+
+/* An operation that cannot complete at once: may the caller wait for it? */
+static int
+may_wait(int64_t timeout)
+{
+    if (timeout == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return coro__can_block();
+}
+
 int
 coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
 {
-    struct coro__waiter small[SMALL_SELECT];
-    struct coro__wait wait = {.n = n};
+    struct coro__waiter small[SMALL_SELECT], *owned = NULL;
     size_t i;
 
     if ((sel == NULL && n > 0) || (n == 0 && timeout < 0) || n > INT_MAX) {
@@ -139,47 +200,31 @@ coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
         if (check_sel(&sel[i]) == -1)
             return -1;
     for (i = 0; i < n; i++)
-        if (sel[i].op == CORO_SEND ? try_send(&sel[i]) : try_recv(&sel[i]))
+        if (try_op(&sel[i]))
             return (int)i;
-    if (timeout == 0) {
-        errno = EAGAIN;
+    if (may_wait(timeout) == -1)
         return -1;
-    }
-    if (coro__can_block() == -1)
-        return -1;
-    wait.waiters = n <= SMALL_SELECT ? small : (wait.owned = malloc(n * sizeof *wait.waiters));
-    if (wait.waiters == NULL) {
+    if (n > SMALL_SELECT && (owned = malloc(n * sizeof *owned)) == NULL) {
         errno = ENOMEM;
         return -1;
     }
-    for (i = 0; i < n; i++) {
-        struct coro__waiter *w = &wait.waiters[i];
-        struct coro_chan *ch = sel[i].chan;
-
-        w->wait = &wait;
-        w->sel = &sel[i];
-        coro__list_push(sel[i].op == CORO_SEND ? &ch->sendq : &ch->recvq, &w->link);
-    }
-    coro__block(&wait, timeout < 0 ? -1 : coro__deadline(timeout)); /* frees wait.owned */
-    if (wait.fired < 0) {
-        errno = wait.err;
-        return -1;
-    }
-    sel[wait.fired].err = wait.err;
-    return wait.fired;
+    return wait_on(sel, n, owned ? owned : small, owned, timeout);
 }
 
-/* A single send or receive is a select of one. */
+/* A single send or receive: a select of one, without the loops. */
 static int
 chan_op(coro_chan_t *ch, int op, void *elem, int64_t timeout)
 {
     coro_sel_t sel = {.chan = ch, .op = op, .elem = elem};
+    struct coro__waiter w;
 
     if (ch == NULL) {
         errno = EINVAL;
         return -1;
     }
-    if (coro_select(&sel, 1, timeout) == -1)
+    if (check_sel(&sel) == -1)
+        return -1;
+    if (!try_op(&sel) && (may_wait(timeout) == -1 || wait_on(&sel, 1, &w, NULL, timeout) == -1))
         return -1;
     if (sel.err) {
         errno = sel.err;
@@ -226,7 +271,7 @@ coro_chan_create(size_t elem_size, size_t capacity)
         errno = ENOMEM;
         return NULL;
     }
-    *ch = (struct coro_chan){.elem_size = elem_size, .cap = capacity, .owner = coro__thread_id()};
+    *ch = (struct coro_chan){.elem_size = elem_size, .cap = capacity, .owner = coro__thr()->id};
     coro__list_init(&ch->sendq);
     coro__list_init(&ch->recvq);
     return ch;
@@ -239,7 +284,7 @@ check_chan(const struct coro_chan *ch)
         errno = EINVAL;
         return -1;
     }
-    if (ch->owner != coro__thread_id()) {
+    if (ch->owner != coro__thr()->id) {
         errno = EPERM;
         return -1;
     }

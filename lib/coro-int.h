@@ -10,15 +10,20 @@
 
 #include "coro.h"
 #include "list.h"
+#include "sanitize.h"
 #include "switch.h"
 
-/* A stack: one mapping, guard page(s) at the low end, usable [lo, lo + size). */
+/* A stack: one mapping, guard page(s) at the low end, usable [lo, lo + size),
+ * its coroutine object at the top. */
 struct coro__stack {
     void *map;
     size_t map_size;
     char *lo;
     size_t size;
-    unsigned vg_id; /* valgrind's id for the registered stack, or 0 */
+    unsigned vg_id;              /* valgrind's id for the registered stack, or 0 */
+    unsigned char ready;         /* ctx starts trampoline() when switched to */
+    struct coro *next;           /* in the thread's pool of free stacks */
+    struct coro__san_stack san;  /* for the sanitizers (sanitize.h) */
 };
 
 /* One coro_defer() registration; a LIFO list per coroutine. */
@@ -43,20 +48,58 @@ struct coro__heap {
 
 struct coro__wait;
 
+/* A thread's free stacks, a list per stack size in use (stack.c). */
+enum { CORO__POOL_SIZES = 4 };
+struct coro__pool {
+    struct {
+        size_t size;
+        struct coro *head;
+    } list[CORO__POOL_SIZES];
+    size_t n, max;               /* stacks pooled, and the most it keeps */
+    int registered;              /* to be released at thread exit */
+};
+
 /* What each thread needs: the running coroutine (NULL on the thread's own
- * stack) and the saved context of the thread's own stack while it is not. */
+ * stack), an id, its free stacks, and the saved context of the thread's own
+ * stack while a coroutine runs. */
 struct coro__thread {
     struct coro *current;
-    uint64_t id;                 /* see coro__thread_id() */
+    int *errnop;                 /* &errno, which every switch saves and restores */
+    uint64_t id;                 /* unlike the state's address, never reused by another thread */
+    struct coro__pool pool;
+    struct coro__san_thread san;
     struct coro__ctx main;
 };
 
-extern __thread struct coro__thread coro__thr __attribute__((visibility("hidden")));
+/* The calling thread's state, through one pointer. With the fast switch it
+ * is initial-exec TLS, so that each access is a single load instead of a
+ * __tls_get_addr call; that puts the library's whole TLS (this pointer and
+ * the state, about 150 bytes then) in the static TLS block, which glibc
+ * keeps room for even when libcoro is dlopen'ed. The ucontext build keeps
+ * the default model: its state holds a whole ucontext_t, and each of its
+ * switches costs a system call anyway. */
+#if CORO_SWITCH_FAST
+#define CORO__TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define CORO__TLS_MODEL
+#endif
+extern __thread struct coro__thread *coro__thr_ptr CORO__TLS_MODEL
+    __attribute__((visibility("hidden")));
+struct coro__thread *coro__thr_init(void);
+
+static inline struct coro__thread *
+coro__thr(void)
+{
+    struct coro__thread *t = coro__thr_ptr;
+
+    return __builtin_expect(t != NULL, 1) ? t : coro__thr_init();
+}
 
 /* The coroutine object lives at the top of its own stack mapping, so that a
- * small coroutine touches a single page for both. */
+ * small coroutine touches a single page for both. Everything before "stack"
+ * belongs to one coroutine and is reset for the next one made on the same
+ * stack; "stack" and "ctx" stay with the stack, also in the pool. */
 struct coro {
-    struct coro__ctx ctx;        /* its registers while it is not running */
     coro_status_t status;
     unsigned char closing;       /* coro_close() resumed it only to unwind */
     unsigned char ending;        /* finishing: handlers run, no more yields */
@@ -64,9 +107,8 @@ struct coro {
     void *arg;
     void *transfer;              /* the value passed by resume, yield or return */
     struct coro *resumer;        /* whom coro_yield() returns to; NULL: the thread */
-    uint64_t owner;              /* coro__thread_id() of the thread it belongs to */
+    uint64_t owner;              /* the id of the thread it belongs to */
     struct coro__defer *defers;  /* last registered first */
-    struct coro__stack stack;
 
     /* Only for tasks, which belong to a scheduler. */
     struct coro_sched *sched;    /* NULL for a plain coroutine */
@@ -74,13 +116,18 @@ struct coro {
     struct coro__link tasks;     /* in sched->tasks while alive */
     struct coro__wait *waiting;  /* what it is blocked on, or NULL */
     struct coro__timer timer;    /* its deadline while blocked with one */
+
+    struct coro__stack stack;
+    struct coro__ctx ctx;        /* its registers while it is not running */
 };
 
 /* Coroutines (coro.c), without the public entry points' checks. */
 void coro__enter(struct coro *co);   /* run co until it yields or ends */
 int coro__suspend(struct coro *self); /* yield NULL to the resumer; -1 ECANCELED when ending */
+/* Suspend self and run next, a sibling, in its place with the same resumer;
+ * returns when self runs again. -1 ECANCELED when self is ending. */
+int coro__switch_to(struct coro *self, struct coro *next);
 int coro__close(struct coro *co);    /* coro_close() for any coroutine of this thread */
-void coro__free(struct coro *co);    /* co is CREATED or DEAD */
 
 /* Blocking a task (sched.c). A task blocks on one coro__wait, on its stack,
  * with a waiter per channel operation it waits for (a select waits for
@@ -100,6 +147,8 @@ struct coro__wait {
     int err;                     /* 0, or the errno of the completed operation */
 };
 
+/* A task's coro_sched_yield() and plain coro_yield(). 0, or -1 ECANCELED. */
+int coro__task_yield(struct coro *self);
 /* 0 when the running coroutine may block; -1 and errno otherwise (EPERM: not
  * a task, e.g. a generator resumed by a task; ECANCELED: it is ending). */
 int coro__can_block(void);
@@ -117,13 +166,12 @@ void coro__heap_remove(struct coro__heap *h, struct coro__timer *t);
 struct coro__timer *coro__heap_top(const struct coro__heap *h);
 void coro__heap_free(struct coro__heap *h);
 
-/* A number that identifies the calling thread and is never reused by a
- * later thread, unlike the address of a thread-local (coro.c). */
-uint64_t coro__thread_id(void);
-
-/* Stacks (stack.c). size is a multiple of the page size. */
+/* Stacks (stack.c). A coroutine object on a stack of size bytes (a multiple
+ * of the page size), from the calling thread's pool or newly mapped; only
+ * its "stack" and "ctx" are set. NULL and ENOMEM on failure. */
 size_t coro__page_size(void);
-int coro__stack_alloc(struct coro__stack *st, size_t size);
-void coro__stack_free(struct coro__stack *st);
+struct coro *coro__stack_get(size_t size);
+/* Back to the pool, or unmapped when the pool is full. */
+void coro__stack_put(struct coro *co);
 
 #endif /* CORO_INT_H */

@@ -12,25 +12,29 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "coro-int.h"
 
-__thread struct coro__thread coro__thr;
+__thread struct coro__thread *coro__thr_ptr;
 
-static struct coro__ctx *
-ctx_of(struct coro *co)
+struct coro__thread *
+coro__thr_init(void)
 {
-    return co ? &co->ctx : &coro__thr.main;
+    static __thread struct coro__thread state;
+    static uint64_t last_id;
+
+    state.id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
+    state.errnop = &errno;
+    state.pool.max = CORO_POOL_DEFAULT;
+    coro__thr_ptr = &state;
+    return &state;
 }
 
-uint64_t
-coro__thread_id(void)
+static struct coro__ctx *
+ctx_of(struct coro__thread *t, struct coro *co)
 {
-    static uint64_t last;
-
-    if (coro__thr.id == 0)
-        coro__thr.id = __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
-    return coro__thr.id;
+    return co ? &co->ctx : &t->main;
 }
 
 /* Status is written only by the owning thread, but coro_status() may read it
@@ -41,39 +45,68 @@ set_status(struct coro *co, coro_status_t status)
     __atomic_store_n(&co->status, status, __ATOMIC_RELAXED);
 }
 
-/* Switch from the running context into co; returns when co yields or ends.
- * The side that switches back restores coro__thr.current and the statuses. */
-void
-coro__enter(struct coro *co)
+/* Every switch between two contexts of the thread (from, to: coroutines,
+ * or NULL for the thread's own stack) goes through here. errno stays with
+ * the context that set it: a coroutine that yields between a failing call
+ * and reading errno still reads its own value. The sanitizers hear of the
+ * change of stack. dying: from has ended and leaves for good (but for a
+ * parked stack's next coroutine, which starts by returning from here). */
+static inline void
+switch_ctx(struct coro__thread *t, struct coro *from, struct coro *to, int dying)
 {
-    struct coro *self = coro__thr.current;
+    int saved_errno = *t->errnop;
+    void *fake = coro__san_leaving(&t->san, from == NULL, to ? &to->stack.san : NULL,
+                                   to ? to->stack.lo : NULL, to ? to->stack.size : 0, dying);
+
+    coro__ctx_switch(ctx_of(t, from), ctx_of(t, to));
+    coro__san_arrived(&t->san, fake);
+    *t->errnop = saved_errno;
+}
+
+/* Switch from the running context into co; returns when co yields or ends.
+ * The side that switches back restores t->current and the statuses. */
+static inline void
+enter(struct coro__thread *t, struct coro *co)
+{
+    struct coro *self = t->current;
 
     co->resumer = self;
     set_status(co, CORO_RUNNING);
     if (self)
         set_status(self, CORO_NORMAL);
-    coro__thr.current = co;
-    coro__ctx_switch(ctx_of(self), &co->ctx);
+    t->current = co;
+    switch_ctx(t, self, co, 0);
+}
+
+void
+coro__enter(struct coro *co)
+{
+    enter(coro__thr(), co);
 }
 
 /* Switch from the running coroutine back to its resumer. The caller has set
  * its own status (SUSPENDED or DEAD) and the value to hand over. */
-static void
-leave(struct coro *self)
+static inline void
+leave(struct coro__thread *t, struct coro *self, int dying)
 {
     struct coro *back = self->resumer;
 
-    coro__thr.current = back;
+    t->current = back;
     if (back)
         set_status(back, CORO_RUNNING);
-    coro__ctx_switch(&self->ctx, ctx_of(back));
+    switch_ctx(t, self, back, dying);
 }
 
 /* End the running coroutine: run its deferred handlers, last first, then
  * leave for good. Each handler is unlinked and freed before it runs, so it
- * runs exactly once even if it calls coro_exit() itself. */
-static _Noreturn void
-finish(struct coro *self, void *result)
+ * runs exactly once even if it calls coro_exit() itself.
+ *
+ * Called by trampoline() when the function returned (top is 1), the final
+ * switch parks the stack's context right here: a later coroutine made on
+ * the same stack starts by returning from this call, with no makecontext().
+ * From any depth (coro_exit, close), it never returns. */
+static void
+finish(struct coro *self, void *result, int top)
 {
     struct coro__defer *d;
 
@@ -88,29 +121,35 @@ finish(struct coro *self, void *result)
     }
     set_status(self, CORO_DEAD);
     self->transfer = result;
-    leave(self);
-    abort(); /* nothing ever switches back to a dead coroutine */
+    self->stack.ready = top;
+    leave(coro__thr(), self, 1);
+    if (!top)
+        abort(); /* nothing switches back to a coroutine that ended deep */
 }
 
-/* The first code on every coroutine stack. */
+/* The first code on every coroutine stack, and the code that runs each
+ * later coroutine made on the same stack after its parking (see finish). */
 static void
 trampoline(void)
 {
-    struct coro *self = coro__thr.current;
+    coro__san_arrived(&coro__thr()->san, NULL);
+    for (;;) {
+        struct coro *self = coro__thr()->current;
 
-    finish(self, self->fn(self->arg));
+        finish(self, self->fn(self->arg), 1);
+    }
 }
 
 /* Checks shared by resume, close and destroy: only the owning thread may
  * touch a coroutine, and only its scheduler may touch a task. */
-static int
-check_owner(const struct coro *co)
+static inline int
+check_owner(const struct coro__thread *t, const struct coro *co)
 {
     if (co == NULL) {
         errno = EINVAL;
         return -1;
     }
-    if (co->owner != coro__thread_id() || co->sched != NULL) {
+    if (co->owner != t->id || co->sched != NULL) {
         errno = EPERM;
         return -1;
     }
@@ -120,10 +159,9 @@ check_owner(const struct coro *co)
 coro_t *
 coro_create(coro_fn *fn, void *arg, size_t stack_size)
 {
-    struct coro__stack st;
     struct coro *co;
     size_t page = coro__page_size();
-    uintptr_t top;
+    int ready;
 
     if (fn == NULL || stack_size > CORO_STACK_MAX) {
         errno = EINVAL;
@@ -135,21 +173,21 @@ coro_create(coro_fn *fn, void *arg, size_t stack_size)
         stack_size = CORO_STACK_MIN;
     stack_size = (stack_size + page - 1) & ~(page - 1);
 
-    if (coro__stack_alloc(&st, stack_size) == -1)
+    co = coro__stack_get(stack_size);
+    if (co == NULL)
         return NULL;
-    top = (uintptr_t)(st.lo + st.size);
-    co = (struct coro *)((top - sizeof *co) & ~(uintptr_t)63);
-    *co = (struct coro){
-        .status = CORO_CREATED,
-        .fn = fn,
-        .arg = arg,
-        .owner = coro__thread_id(),
-        .stack = st,
-    };
-    if (coro__ctx_make(&co->ctx, st.lo, (size_t)((char *)co - st.lo), trampoline) == -1) {
+    ready = co->stack.ready;
+    memset(co, 0, offsetof(struct coro, stack));
+    co->status = CORO_CREATED;
+    co->fn = fn;
+    co->arg = arg;
+    co->owner = coro__thr()->id;
+    co->stack.ready = 0; /* until it ends at the top of trampoline() */
+    if (!ready && coro__ctx_make(&co->ctx, co->stack.lo, (size_t)((char *)co - co->stack.lo),
+                                 trampoline) == -1) {
         int err = errno;
 
-        coro__stack_free(&st);
+        coro__stack_put(co);
         errno = err;
         return NULL;
     }
@@ -159,7 +197,9 @@ coro_create(coro_fn *fn, void *arg, size_t stack_size)
 int
 coro_resume(coro_t *co, void *in, void **out)
 {
-    if (check_owner(co) == -1)
+    struct coro__thread *t = coro__thr();
+
+    if (check_owner(t, co) == -1)
         return -1;
     switch (co->status) {
     case CORO_CREATED:
@@ -180,7 +220,7 @@ coro_resume(coro_t *co, void *in, void **out)
         return -1;
     }
     co->transfer = in;
-    coro__enter(co);
+    enter(t, co);
     if (out)
         *out = co->transfer;
     return co->status == CORO_DEAD;
@@ -188,8 +228,8 @@ coro_resume(coro_t *co, void *in, void **out)
 
 /* Hand out to the resumer and wait to be resumed again; a coroutine woken
  * only to be closed never comes back from here. */
-static int
-suspend(struct coro *self, void *out)
+static inline int
+suspend(struct coro__thread *t, struct coro *self, void *out)
 {
     if (self->ending) { /* a deferred handler cannot suspend a dying coroutine */
         errno = ECANCELED;
@@ -197,28 +237,52 @@ suspend(struct coro *self, void *out)
     }
     self->transfer = out;
     set_status(self, CORO_SUSPENDED);
-    leave(self);
+    leave(t, self, 0);
     if (self->closing)
-        finish(self, NULL);
+        finish(self, NULL, 0);
     return 0;
 }
 
 int
 coro__suspend(struct coro *self)
 {
-    return suspend(self, NULL);
+    return suspend(coro__thr(), self, NULL);
+}
+
+int
+coro__switch_to(struct coro *self, struct coro *next)
+{
+    struct coro__thread *t = coro__thr();
+
+    if (self->ending) {
+        errno = ECANCELED;
+        return -1;
+    }
+    set_status(self, CORO_SUSPENDED);
+    set_status(next, CORO_RUNNING);
+    next->resumer = self->resumer;
+    t->current = next;
+    switch_ctx(t, self, next, 0);
+    if (self->closing)
+        finish(self, NULL, 0);
+    return 0;
 }
 
 void *
 coro_yield(void *out)
 {
-    struct coro *self = coro__thr.current;
+    struct coro__thread *t = coro__thr();
+    struct coro *self = t->current;
 
     if (self == NULL) {
         errno = EPERM;
         return NULL;
     }
-    if (suspend(self, out) == -1)
+    if (self->sched) { /* a task: its scheduler ignores out and sends NULL */
+        coro__task_yield(self);
+        return NULL;
+    }
+    if (suspend(t, self, out) == -1)
         return NULL;
     return self->transfer;
 }
@@ -229,12 +293,13 @@ coro__close(struct coro *co)
     switch (co->status) {
     case CORO_CREATED:
         set_status(co, CORO_DEAD);
+        co->stack.ready = 1; /* its context never ran: still ready */
         return 0;
     case CORO_SUSPENDED:
         /* Wake it inside coro_yield() only to run its handlers and die. */
         co->closing = 1;
         co->transfer = NULL;
-        coro__enter(co);
+        enter(coro__thr(), co);
         return 0;
     case CORO_RUNNING:
     case CORO_NORMAL:
@@ -249,17 +314,9 @@ coro__close(struct coro *co)
 int
 coro_close(coro_t *co)
 {
-    if (check_owner(co) == -1)
+    if (check_owner(coro__thr(), co) == -1)
         return -1;
     return coro__close(co);
-}
-
-void
-coro__free(struct coro *co)
-{
-    struct coro__stack st = co->stack; /* the object lives inside the stack mapping */
-
-    coro__stack_free(&st);
 }
 
 int
@@ -267,9 +324,9 @@ coro_destroy(coro_t *co)
 {
     if (co == NULL)
         return 0;
-    if (check_owner(co) == -1 || coro__close(co) == -1)
+    if (check_owner(coro__thr(), co) == -1 || coro__close(co) == -1)
         return -1;
-    coro__free(co);
+    coro__stack_put(co);
     return 0;
 }
 
@@ -286,13 +343,13 @@ coro_status(const coro_t *co)
 coro_t *
 coro_self(void)
 {
-    return coro__thr.current;
+    return coro__thr()->current;
 }
 
 int
 coro_defer(void (*fn)(void *), void *arg)
 {
-    struct coro *self = coro__thr.current;
+    struct coro *self = coro__thr()->current;
     struct coro__defer *d;
 
     if (self == NULL) {
@@ -318,12 +375,12 @@ coro_defer(void (*fn)(void *), void *arg)
 int
 coro_exit(void *result)
 {
-    struct coro *self = coro__thr.current;
+    struct coro *self = coro__thr()->current;
 
     if (self == NULL) {
         errno = EPERM;
         return -1;
     }
-    finish(self, result);
+    finish(self, result, 0);
     return -1; /* not reached */
 }

@@ -4,10 +4,12 @@
  * goes to the back. Blocked tasks sit in wait queues (channels) and in the
  * timer heap, never in the ready queue, so nothing ever polls.
  *
- * coro_sched_run() is the loop: it resumes the task at the head of the queue
- * and, when the task comes back, requeues it (it yielded), leaves it (it
- * blocked) or frees it (it ended). It sleeps when only timers are left and
- * reports EDEADLK when nothing at all can wake the remaining tasks.
+ * A task that yields or blocks switches straight to the next ready task
+ * (park), so each change of task is one context switch. coro_sched_run() is
+ * the loop underneath, resuming the head of the queue: control comes back to
+ * it only when a task ends (it frees it) or blocks with nobody ready. It
+ * sleeps when only timers are left and reports EDEADLK when nothing at all
+ * can wake the remaining tasks.
  */
 #include "config.h"
 
@@ -22,14 +24,22 @@ struct coro_sched {
     struct coro__link tasks;     /* every live task */
     size_t nready, ntasks;
     struct coro__heap timers;    /* blocked tasks with a deadline */
-    uint64_t owner;              /* coro__thread_id() of its thread */
+    uint64_t owner;              /* the id of the thread it belongs to */
     uint64_t switches;           /* times a task was switched in */
+    size_t round;                /* tasks to run before the timers are looked at again */
+    struct coro *current;        /* the task running, or the last one that ran */
     int busy;                    /* inside coro_sched_run() or coro_sched_destroy() */
 };
 
+/* The next task to run, out of the ready queue, or NULL. */
 static struct coro *
-task_of_runq(struct coro__link *l)
+pop_ready(struct coro_sched *s)
 {
+    struct coro__link *l = coro__list_pop(&s->ready);
+
+    if (l == NULL)
+        return NULL;
+    s->nready--;
     return coro__container_of(l, struct coro, runq);
 }
 
@@ -45,7 +55,7 @@ reap(struct coro_sched *s, struct coro *t)
 {
     coro__list_unlink(&t->tasks);
     s->ntasks--;
-    coro__free(t);
+    coro__stack_put(t);
 }
 
 /* Wake, in deadline order, every task whose deadline is not after now. */
@@ -58,6 +68,52 @@ fire_timers(struct coro_sched *s, int64_t now)
         struct coro *t = coro__container_of(tm, struct coro, timer);
         coro__wake(t->waiting, -1, ETIMEDOUT);
     }
+}
+
+/* While timers are armed, look at the clock once per round of the ready
+ * queue: a deadline is noticed at most one round late, and a busy queue
+ * costs no clock reads per switch. */
+static void
+poll_timers(struct coro_sched *s)
+{
+    if (s->timers.n == 0)
+        return;
+    if (s->round > 0) {
+        s->round--;
+        return;
+    }
+    fire_timers(s, coro_now());
+    s->round = s->nready;
+}
+
+/* Start or continue t: the bookkeeping of every switch into a task. */
+static void
+prepare(struct coro_sched *s, struct coro *t)
+{
+    s->switches++;
+    s->current = t;
+    t->transfer = NULL; /* what a task's plain coro_yield() returns */
+}
+
+/* The running task self gives way: to the back of the queue first when it
+ * yields (requeue), not when it blocks. Then the next ready task runs in its
+ * place, or, when none is, the loop in coro_sched_run() takes over. Returns
+ * when self runs again. */
+static int
+park(struct coro_sched *s, struct coro *self, int requeue)
+{
+    struct coro *next;
+
+    if (requeue)
+        make_ready(self);
+    poll_timers(s);
+    next = pop_ready(s);
+    if (next == self)
+        return 0; /* it is alone: no switch at all */
+    if (next == NULL)
+        return coro__suspend(self);
+    prepare(s, next);
+    return coro__switch_to(self, next);
 }
 
 /* Nothing is runnable: sleep until the earliest deadline, without spinning. */
@@ -82,7 +138,7 @@ check_sched(const struct coro_sched *s)
         errno = EINVAL;
         return -1;
     }
-    if (s->owner != coro__thread_id()) {
+    if (s->owner != coro__thr()->id) {
         errno = EPERM;
         return -1;
     }
@@ -104,7 +160,7 @@ coro_sched_create(void)
     }
     coro__list_init(&s->ready);
     coro__list_init(&s->tasks);
-    s->owner = coro__thread_id();
+    s->owner = coro__thr()->id;
     return s;
 }
 
@@ -119,8 +175,10 @@ disarm(struct coro__wait *w)
 
     for (size_t i = 0; i < w->n; i++)
         coro__list_unlink(&w->waiters[i].link);
-    free(w->owned);
-    w->owned = NULL;
+    if (w->owned) {
+        free(w->owned);
+        w->owned = NULL;
+    }
     if (t->timer.pos)
         coro__heap_remove(&t->sched->timers, &t->timer);
     t->waiting = NULL;
@@ -158,7 +216,7 @@ coro_spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
         errno = EINVAL;
         return -1;
     }
-    if (s->owner != coro__thread_id()) {
+    if (s->owner != coro__thr()->id) {
         errno = EPERM;
         return -1;
     }
@@ -178,31 +236,21 @@ coro_spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
 int
 coro_sched_run(coro_sched_t *s)
 {
-    size_t round = 0; /* tasks left to run before the timers are looked at again */
-    struct coro__link *l;
+    struct coro *t;
     int rc = 0;
 
     if (check_sched(s) == -1)
         return -1;
     s->busy = 1;
+    s->round = 0;
     for (;;) {
-        if (s->timers.n > 0 && round == 0) {
-            fire_timers(s, coro_now());
-            round = s->nready;
-        }
-        if ((l = coro__list_pop(&s->ready)) != NULL) {
-            struct coro *t = task_of_runq(l);
-
-            s->nready--;
-            if (round > 0)
-                round--;
-            s->switches++;
-            t->transfer = NULL; /* what a task's plain coro_yield() returns */
+        poll_timers(s);
+        if ((t = pop_ready(s)) != NULL) {
+            prepare(s, t);
             coro__enter(t);
+            t = s->current; /* the task that came back: it ended or blocked */
             if (t->status == CORO_DEAD)
                 reap(s, t);
-            else if (t->waiting == NULL)
-                make_ready(t); /* it yielded */
             continue;
         }
         if (s->ntasks == 0)
@@ -213,28 +261,38 @@ coro_sched_run(coro_sched_t *s)
             break;
         }
         idle(s);
-        round = s->nready;
+        s->round = s->nready;
     }
     s->busy = 0;
     return rc;
 }
 
 int
+coro__task_yield(struct coro *self)
+{
+    if (self->ending) {
+        errno = ECANCELED;
+        return -1;
+    }
+    return park(self->sched, self, 1);
+}
+
+int
 coro_sched_yield(void)
 {
-    struct coro *self = coro__thr.current;
+    struct coro *self = coro__thr()->current;
 
     if (self == NULL || self->sched == NULL) {
         errno = EPERM;
         return -1;
     }
-    return coro__suspend(self);
+    return coro__task_yield(self);
 }
 
 coro_sched_t *
 coro_sched_self(void)
 {
-    struct coro *self = coro__thr.current;
+    struct coro *self = coro__thr()->current;
 
     return self ? self->sched : NULL;
 }
@@ -267,7 +325,7 @@ coro_sleep(int64_t nsec)
 int
 coro__can_block(void)
 {
-    struct coro *self = coro__thr.current;
+    struct coro *self = coro__thr()->current;
 
     if (self == NULL || self->sched == NULL) {
         errno = EPERM;
@@ -283,7 +341,7 @@ coro__can_block(void)
 void
 coro__block(struct coro__wait *w, int64_t deadline)
 {
-    struct coro *self = coro__thr.current;
+    struct coro *self = coro__thr()->current;
 
     w->task = self;
     w->fired = -1;
@@ -291,7 +349,7 @@ coro__block(struct coro__wait *w, int64_t deadline)
     self->waiting = w;
     if (deadline >= 0)
         coro__heap_push(&self->sched->timers, &self->timer, deadline);
-    coro__suspend(self); /* cannot fail: coro__can_block() said it is not ending */
+    park(self->sched, self, 0); /* cannot fail: coro__can_block() said it is not ending */
 }
 
 void

@@ -65,5 +65,9 @@ coro__fast_enter:
     brk #0
     .size coro__fast_enter, .-coro__fast_enter
 
+#endif
+
+/* No executable stack, also in the empty object built for other targets. */
+#if defined(__ELF__)
     .section .note.GNU-stack,"",%progbits
 #endif

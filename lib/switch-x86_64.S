@@ -67,5 +67,9 @@ coro__fast_enter:
     ud2
     .size coro__fast_enter, .-coro__fast_enter
 
-    .section .note.GNU-stack,"",@progbits
+#endif
+
+/* No executable stack, also in the empty object built for other targets. */
+#if defined(__ELF__)
+    .section .note.GNU-stack,"",%progbits
 #endif

@@ -42,3 +42,14 @@ static void *f(void *a) { return a; }],
   AC_SUBST([PTHREAD_CFLAGS])
   AC_SUBST([PTHREAD_LIBS])
 ])
+
+# CORO_CHECK_FAST_SWITCH: is there an assembly switch for this target (LP64
+# x86_64 or aarch64)? Sets coro_cv_fast_switch to yes or no.
+AC_DEFUN([CORO_CHECK_FAST_SWITCH], [
+  AC_CACHE_CHECK([for a fast context switch for $host_cpu], [coro_cv_fast_switch], [
+    AC_COMPILE_IFELSE([AC_LANG_PROGRAM([[
+#if !((defined(__x86_64__) && !defined(__ILP32__)) || (defined(__aarch64__) && !defined(__ILP32__)))
+#error no fast switch here
+#endif
+]], [])], [coro_cv_fast_switch=yes], [coro_cv_fast_switch=no])])
+])

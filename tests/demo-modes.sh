@@ -137,6 +137,7 @@ for mode in "" pairs compare; do
 done
 if run 0 --version; then
     has 'coro-demo (*) *' "$tmp/out"
+    has 'context switch: *' "$tmp/out"
 fi
 
 ## Bad arguments: one line and the usage on stderr, nothing on stdout, exit 2

@@ -971,16 +971,7 @@ END_TEST
  * forwards to glibc's. valgrind replaces both, sanitizers must see every
  * block, other C libraries lack __libc_malloc: then it stays out of the
  * way, and malloc_interposed() says so. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-
-#if defined(__GLIBC__) && !defined(SANITIZED)
+#if defined(__GLIBC__) && !TEST_SANITIZED
 #define TRACK_MALLOC 1
 #else
 #define TRACK_MALLOC 0
@@ -989,14 +980,17 @@ END_TEST
 #define TRACKED_MAX 256
 
 static int tracking, fail_next;
-static void *tracked[TRACKED_MAX];
 static int ntracked, tracked_total;
 
 #if TRACK_MALLOC
+static void *tracked[TRACKED_MAX];
+
 extern void *__libc_malloc(size_t size);
 extern void __libc_free(void *p);
 
-void *
+/* Weak: in a static link, the C library's own malloc wins (and the tests
+ * see that failures cannot be injected). */
+__attribute__((weak)) void *
 malloc(size_t size)
 {
     void *p;
@@ -1015,7 +1009,7 @@ malloc(size_t size)
     return p;
 }
 
-void
+__attribute__((weak)) void
 free(void *p)
 {
     if (p != NULL && __atomic_load_n(&tracking, __ATOMIC_SEQ_CST)) {

@@ -57,8 +57,22 @@
                       strerror(err));                                        \
     } while (0)
 
+/* Built with AddressSanitizer or ThreadSanitizer: slower, with a malloc
+ * of their own, and mappings of their own that can land where a test
+ * expects a hole. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TEST_SANITIZED 1
+#endif
+#endif
+#ifndef TEST_SANITIZED
+#define TEST_SANITIZED 0
+#endif
+
 /* A test case with the suite's timeout (longer under valgrind, which runs
- * the code some 20-50 times slower). */
+ * the code some 20-50 times slower, and under a sanitizer). */
 static inline TCase *
 test_case(const char *name)
 {
@@ -69,6 +83,8 @@ test_case(const char *name)
     if (RUNNING_ON_VALGRIND)
         t *= 6;
 #endif
+    if (TEST_SANITIZED)
+        t *= 6;
     tcase_set_timeout(tc, t);
     return tc;
 }
