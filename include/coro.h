@@ -75,6 +75,12 @@ CORO_API coro_t *coro_self(void);
 #define CORO_POOL_DEFAULT 64
 CORO_API size_t coro_stack_pool(size_t max);
 
+/* Install the stack overflow diagnosis (off until called): a coroutine that
+ * overflows into its guard page makes the process print which coroutine it
+ * was and its stack size, on an alternate signal stack, then die of the
+ * SIGSEGV. Other faults go to the previous handler. 0, or -1 and errno. */
+CORO_API int coro_catch_overflow(void);
+
 /* The context switch built in: "ucontext" (swapcontext) or "fast (ARCH)". */
 CORO_API const char *coro_switch_name(void);
 

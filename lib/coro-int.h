@@ -13,11 +13,11 @@
 #include "sanitize.h"
 #include "switch.h"
 
-/* A stack: one mapping, guard page(s) at the low end, usable [lo, lo + size),
- * its coroutine object at the top. */
+/* A stack: usable [lo, lo + size) with a guard page below, in a slab
+ * (stack.c); its coroutine object at the top. */
+struct coro__slab;
 struct coro__stack {
-    void *map;
-    size_t map_size;
+    struct coro__slab *slab;
     char *lo;
     size_t size;
     unsigned vg_id;              /* valgrind's id for the registered stack, or 0 */
@@ -56,7 +56,6 @@ struct coro__pool {
         struct coro *head;
     } list[CORO__POOL_SIZES];
     size_t n, max;               /* stacks pooled, and the most it keeps */
-    int registered;              /* to be released at thread exit */
 };
 
 /* What each thread needs: the running coroutine (NULL on the thread's own
@@ -67,6 +66,9 @@ struct coro__thread {
     int *errnop;                 /* &errno, which every switch saves and restores */
     uint64_t id;                 /* unlike the state's address, never reused by another thread */
     struct coro__pool pool;
+    struct coro__link slabs;     /* its slabs with a free stack (stack.c) */
+    int exit_hook;               /* coro__at_thread_exit() succeeded */
+    void *altstack;              /* for the overflow handler (overflow.c), or NULL */
     struct coro__san_thread san;
     struct coro__ctx main;
 };
@@ -86,6 +88,9 @@ struct coro__thread {
 extern __thread struct coro__thread *coro__thr_ptr CORO__TLS_MODEL
     __attribute__((visibility("hidden")));
 struct coro__thread *coro__thr_init(void);
+/* Have the calling thread's state cleaned up when it exits (its pool and
+ * signal stack). 0, or -1 when that cannot be arranged. */
+int coro__at_thread_exit(struct coro__thread *t);
 
 static inline struct coro__thread *
 coro__thr(void)
@@ -166,12 +171,21 @@ void coro__heap_remove(struct coro__heap *h, struct coro__timer *t);
 struct coro__timer *coro__heap_top(const struct coro__heap *h);
 void coro__heap_free(struct coro__heap *h);
 
-/* Stacks (stack.c). A coroutine object on a stack of size bytes (a multiple
- * of the page size), from the calling thread's pool or newly mapped; only
- * its "stack" and "ctx" are set. NULL and ENOMEM on failure. */
-size_t coro__page_size(void);
+/* Stacks. A coroutine object on a stack of size bytes (a multiple of the
+ * page size), from the calling thread's pool or a slab; only its "stack"
+ * and "ctx" are set. NULL and ENOMEM on failure (pool.c). */
 struct coro *coro__stack_get(size_t size);
-/* Back to the pool, or unmapped when the pool is full. */
+/* Back to the pool, or to its slab when the pool is full (pool.c). */
 void coro__stack_put(struct coro *co);
+/* Empty the pool, for good: the thread is exiting (pool.c). */
+void coro__pool_release(struct coro__pool *pool);
+/* The overflow handler's signal stack for a thread, when the handler is on;
+ * and its release at thread exit (overflow.c). */
+void coro__overflow_thread_init(struct coro__thread *t);
+void coro__overflow_thread_exit(struct coro__thread *t);
+/* The slabs underneath (stack.c): a stack for a new coroutine, and back. */
+size_t coro__page_size(void);
+struct coro *coro__stack_new(size_t size);
+void coro__stack_release(struct coro *co);
 
 #endif /* CORO_INT_H */

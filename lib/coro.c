@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,38 @@
 #include "coro-int.h"
 
 __thread struct coro__thread *coro__thr_ptr;
+
+static pthread_key_t exit_key;
+static int exit_key_made;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+/* A pthread key destructor: what an exiting thread leaves behind. */
+static void
+thread_exit(void *state)
+{
+    struct coro__thread *t = state;
+
+    coro__pool_release(&t->pool);
+    coro__overflow_thread_exit(t);
+}
+
+static void
+make_exit_key(void)
+{
+    exit_key_made = pthread_key_create(&exit_key, thread_exit) == 0;
+}
+
+int
+coro__at_thread_exit(struct coro__thread *t)
+{
+    if (t->exit_hook)
+        return 0;
+    pthread_once(&exit_once, make_exit_key);
+    if (!exit_key_made || pthread_setspecific(exit_key, t) != 0)
+        return -1;
+    t->exit_hook = 1;
+    return 0;
+}
 
 struct coro__thread *
 coro__thr_init(void)
@@ -26,8 +59,10 @@ coro__thr_init(void)
 
     state.id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
     state.errnop = &errno;
+    coro__list_init(&state.slabs);
     state.pool.max = CORO_POOL_DEFAULT;
     coro__thr_ptr = &state;
+    coro__overflow_thread_init(&state);
     return &state;
 }
 

@@ -1,12 +1,20 @@
 /*
- * Coroutine stacks: anonymous mappings with a guard region below the usable
- * part, so that an overflow faults (SIGSEGV) instead of corrupting memory.
- * Untouched pages cost no memory (MAP_NORESERVE: nor commit charge).
+ * Where coroutine stacks come from: slabs, anonymous mappings carved into
+ * stacks of one size, each with a guard page below it, so that an overflow
+ * faults (SIGSEGV) instead of corrupting memory. Untouched pages cost no
+ * memory (and MAP_NORESERVE, no commit charge).
+ *
+ *     [slab header, one page][guard][stack 0][guard][stack 1]...[guard][stack n-1]
+ *
+ * A slab costs one mapping for up to 64 stacks, so that a million guarded
+ * coroutines fit in the kernel's default mapping limit, whatever the order
+ * in which they come and go. Slabs are per thread, like the coroutines on
+ * them. A stack given back has its pages returned to the kernel; an empty
+ * slab is unmapped. (pool.c keeps recently freed stacks in front of this.)
  */
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -23,10 +31,27 @@
 #ifndef MAP_STACK
 #define MAP_STACK 0
 #endif
-/* Linux 6.13: guard pages inside a mapping, without splitting it in two. */
+/* Linux 6.13: guard pages inside a mapping, without splitting it. */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+
+enum {
+    SLAB_SLOTS = 64,                  /* stacks per slab, at most (one uint64_t of bits) */
+    SLAB_BYTES = 16 * 1024 * 1024     /* a slab's size, roughly, for small stacks */
+};
+
+/* The header, in the slab's first page. */
+struct coro__slab {
+    char *map;
+    size_t map_size;
+    size_t size;                 /* of each stack */
+    size_t slot;                 /* a guard page and a stack */
+    unsigned nslots;
+    uint64_t free;               /* bit i: stack i is not in use */
+    uint64_t guarded;            /* bit i: stack i's guard is installed */
+    struct coro__link link;      /* in the thread's slabs with a free stack */
+};
 
 enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
 static int guard_mode = GUARD_UNKNOWN;
@@ -61,10 +86,11 @@ guard_faults(void *addr)
     return faults;
 }
 
-/* Make [addr, addr + len) fault on any access. MADV_GUARD_INSTALL keeps the
- * stack a single mapping (vm.max_map_count allows ~65530 of them), and the
- * kernel merges neighbouring stacks; kernels before 6.13 answer EINVAL, and
- * then, as for locked mappings, mprotect() does it by splitting the mapping. */
+/* Make [addr, addr + len) fault on any access. MADV_GUARD_INSTALL keeps a
+ * slab one mapping however many guards it holds (vm.max_map_count allows
+ * ~65530 mappings); kernels before 6.13 answer EINVAL, and then, as for
+ * locked mappings, mprotect() does it, at the cost of two mappings per
+ * stack: it fails with ENOMEM near 32,700 stacks, and so does coro_create(). */
 static int
 install_guard(void *addr, size_t len)
 {
@@ -84,31 +110,88 @@ install_guard(void *addr, size_t len)
     return mprotect(addr, len, PROT_NONE);
 }
 
-/* Map a new stack and place the coroutine object at its top. */
-static struct coro *
-map_stack(size_t size)
+/* A new slab of stacks of size bytes, every stack free, no guard yet. */
+static struct coro__slab *
+slab_map(size_t size)
 {
-    size_t guard = coro__page_size();
-    size_t len = guard + size;
-    struct coro *co;
-    char *map, *lo;
+    size_t page = coro__page_size();
+    size_t slot = page + size;
+    size_t n = SLAB_BYTES / slot;
+    struct coro__slab *slab;
+    char *map;
 
-    map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+    n = n < 1 ? 1 : n > SLAB_SLOTS ? SLAB_SLOTS : n;
+    map = mmap(NULL, page + n * slot, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (map == MAP_FAILED) {
+    if (map == MAP_FAILED)
+        return NULL;
+    slab = (struct coro__slab *)map;
+    *slab = (struct coro__slab){
+        .map = map,
+        .map_size = page + n * slot,
+        .size = size,
+        .slot = slot,
+        .nslots = (unsigned)n,
+        .free = n == 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1,
+    };
+    coro__list_push(&coro__thr()->slabs, &slab->link);
+    return slab;
+}
+
+static void
+slab_unmap(struct coro__slab *slab)
+{
+    coro__list_unlink(&slab->link);
+    munmap(slab->map, slab->map_size);
+}
+
+static int
+slab_empty(const struct coro__slab *slab)
+{
+    return slab->free == (slab->nslots == 64 ? ~(uint64_t)0 : ((uint64_t)1 << slab->nslots) - 1);
+}
+
+struct coro *
+coro__stack_new(size_t size)
+{
+    struct coro__link *head = &coro__thr()->slabs, *l;
+    struct coro__slab *slab = NULL;
+    struct coro *co;
+    size_t page = coro__page_size();
+    unsigned i;
+    char *guard, *lo;
+
+    for (l = head->next; l != head; l = l->next) {
+        struct coro__slab *s = coro__container_of(l, struct coro__slab, link);
+
+        if (s->size == size) {
+            slab = s;
+            break;
+        }
+    }
+    if (slab == NULL && (slab = slab_map(size)) == NULL) {
         errno = ENOMEM; /* also for EAGAIN: over the locked-memory limit */
         return NULL;
     }
-    if (install_guard(map, guard) == -1) { /* ENOMEM: out of mappings */
-        munmap(map, len);
-        errno = ENOMEM;
-        return NULL;
+    i = (unsigned)__builtin_ctzll(slab->free);
+    guard = slab->map + page + i * slab->slot;
+    if (!(slab->guarded >> i & 1)) {
+        if (install_guard(guard, page) == -1) { /* out of mappings: no stack without a guard */
+            if (slab_empty(slab))
+                slab_unmap(slab);
+            errno = ENOMEM;
+            return NULL;
+        }
+        slab->guarded |= (uint64_t)1 << i;
     }
-    lo = map + guard;
+    slab->free &= ~((uint64_t)1 << i);
+    if (slab->free == 0)
+        coro__list_unlink(&slab->link); /* full */
+
+    lo = guard + page;
     co = (struct coro *)(((uintptr_t)(lo + size) - sizeof *co) & ~(uintptr_t)63);
     co->stack = (struct coro__stack){
-        .map = map,
-        .map_size = len,
+        .slab = slab,
         .lo = lo,
         .size = size,
     };
@@ -118,132 +201,22 @@ map_stack(size_t size)
     return co;
 }
 
-static void
-unmap_stack(struct coro *co)
+void
+coro__stack_release(struct coro *co)
 {
-    struct coro__stack st = co->stack; /* the object is inside the mapping */
+    struct coro__stack st = co->stack; /* the object is on the stack */
+    struct coro__slab *slab = st.slab;
+    unsigned i = (unsigned)((size_t)(st.lo - slab->map - 2 * coro__page_size()) / slab->slot);
 
     coro__san_stack_fini(&st.san, st.lo, st.size);
 #ifdef HAVE_VALGRIND_VALGRIND_H
     VALGRIND_STACK_DEREGISTER(st.vg_id);
 #endif
-    munmap(st.map, st.map_size);
-}
-
-/*
- * The pool: stacks of ended coroutines, kept per thread for the next
- * coroutines of the same size, so that making one normally costs no system
- * call. A stack whose coroutine returned normally keeps a context parked at
- * the top of trampoline() (coro.c) and needs no makecontext() either. A few
- * lists, one per stack size in use; at most "max" stacks in all. Pooled
- * stacks keep the pages their coroutines touched.
- */
-static pthread_key_t pool_key;
-static int pool_key_made;
-static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
-
-static struct coro *
-pool_pop(struct coro__pool *pool, size_t size)
-{
-    for (int i = 0; i < CORO__POOL_SIZES; i++) {
-        struct coro *co = pool->list[i].head;
-
-        if (co && pool->list[i].size == size) {
-            pool->list[i].head = co->stack.next;
-            pool->n--;
-            return co;
-        }
-    }
-    return NULL;
-}
-
-/* Free pooled stacks until at most max are left. */
-static void
-pool_trim(struct coro__pool *pool, size_t max)
-{
-    for (int i = 0; i < CORO__POOL_SIZES && pool->n > max; i++) {
-        struct coro *co;
-
-        while (pool->n > max && (co = pool->list[i].head) != NULL) {
-            pool->list[i].head = co->stack.next;
-            pool->n--;
-            unmap_stack(co);
-        }
-    }
-}
-
-/* At thread exit (a pthread key destructor), release the thread's pool;
- * stacks freed later in the thread's exit are unmapped at once. */
-static void
-pool_release(void *pool)
-{
-    ((struct coro__pool *)pool)->max = 0;
-    pool_trim(pool, 0);
-}
-
-static void
-pool_make_key(void)
-{
-    pool_key_made = pthread_key_create(&pool_key, pool_release) == 0;
-}
-
-static int
-pool_push(struct coro__pool *pool, struct coro *co)
-{
-    int i, free_list = -1;
-
-    if (pool->n >= pool->max)
-        return -1;
-    for (i = 0; i < CORO__POOL_SIZES; i++) {
-        if (pool->list[i].head && pool->list[i].size == co->stack.size)
-            break;
-        if (pool->list[i].head == NULL && free_list < 0)
-            free_list = i;
-    }
-    if (i == CORO__POOL_SIZES) {
-        if (free_list < 0)
-            return -1; /* other sizes fill every list: do not pool this one */
-        i = free_list;
-        pool->list[i].size = co->stack.size;
-    }
-    if (!pool->registered) {
-        pthread_once(&pool_once, pool_make_key);
-        if (!pool_key_made || pthread_setspecific(pool_key, pool) != 0)
-            return -1; /* it could not be released at thread exit */
-        pool->registered = 1;
-    }
-    co->stack.next = pool->list[i].head;
-    pool->list[i].head = co;
-    pool->n++;
-    return 0;
-}
-
-struct coro *
-coro__stack_get(size_t size)
-{
-    struct coro *co = pool_pop(&coro__thr()->pool, size);
-
-    if (co == NULL && (co = map_stack(size)) == NULL)
-        return NULL;
-    coro__san_stack_init(&co->stack.san, co->stack.lo, (size_t)((char *)co - co->stack.lo),
-                         !co->stack.ready);
-    return co;
-}
-
-void
-coro__stack_put(struct coro *co)
-{
-    if (pool_push(&coro__thr()->pool, co) == -1)
-        unmap_stack(co);
-}
-
-size_t
-coro_stack_pool(size_t max)
-{
-    struct coro__pool *pool = &coro__thr()->pool;
-    size_t old = pool->max;
-
-    pool->max = max;
-    pool_trim(pool, max);
-    return old;
+    if (slab->free == 0)
+        coro__list_push(&coro__thr()->slabs, &slab->link); /* no longer full */
+    slab->free |= (uint64_t)1 << i;
+    if (slab_empty(slab))
+        slab_unmap(slab);
+    else
+        madvise(st.lo, st.size, MADV_DONTNEED); /* give its pages back */
 }

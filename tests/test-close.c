@@ -1517,8 +1517,8 @@ enomem_testable(void)
     void *p;
 
     if (!failmalloc_supported()) {
-        fputs("test-close: failmalloc is not available in this build "
-              "(not glibc, or a sanitizer owns malloc): ENOMEM cases skipped\n", stderr);
+        fputs("test-close: failmalloc is not available in this build (not glibc, "
+              "a static link, or a sanitizer owns malloc): ENOMEM cases skipped\n", stderr);
         return 0;
     }
 #ifdef RUNNING_ON_VALGRIND

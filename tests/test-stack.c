@@ -459,6 +459,17 @@ START_TEST(test_enomem_rlimit)
         rl.rlim_max = (rlim_t)(vm + 64 * MiB); /* lowering is always allowed */
     rl.rlim_cur = rl.rlim_max;
     ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+    {
+        /* Some environments (qemu-user) accept the limit and do not enforce it. */
+        void *probe = mmap(NULL, 512 * MiB, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+        if (probe != MAP_FAILED) {
+            munmap(probe, 512 * MiB);
+            fputs("test-stack: RLIMIT_AS is not enforced here: ENOMEM case skipped\n", stderr);
+            return;
+        }
+    }
 
     ASSERT_NULL_ERRNO(coro_create(return_arg, NULL, 512 * MiB), ENOMEM);
     ASSERT_NULL_ERRNO(coro_create(return_arg, NULL, CORO_STACK_MAX), ENOMEM);

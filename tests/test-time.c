@@ -32,11 +32,7 @@ reset(void)
 static int
 on_valgrind(void)
 {
-#ifdef RUNNING_ON_VALGRIND
     return RUNNING_ON_VALGRIND != 0;
-#else
-    return 0;
-#endif
 }
 
 static int64_t

@@ -16,6 +16,9 @@
 #ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
 #endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #include <coro.h>
 
@@ -79,10 +82,8 @@ test_case(const char *name)
     TCase *tc = tcase_create(name);
     double t = TEST_TIMEOUT;
 
-#ifdef RUNNING_ON_VALGRIND
     if (RUNNING_ON_VALGRIND)
         t *= 6;
-#endif
     if (TEST_SANITIZED)
         t *= 6;
     tcase_set_timeout(tc, t);

@@ -1,0 +1,356 @@
+/*
+ * coro_catch_overflow(): an overflow into a coroutine's guard page is
+ * reported (which coroutine, its stack size) and the process still dies of
+ * SIGSEGV; other faults are not reported as overflows and kill as before.
+ * Each case runs in a child whose standard error the test reads.
+ *
+ * And errno per coroutine: every switch keeps errno with its context.
+ */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Deep enough to overflow any stack it is given (the limit is never met). */
+__attribute__((noinline)) static int
+recurse(int n)
+{
+    volatile char frame[256];
+
+    frame[0] = (char)n;
+    if (n == 1 << 30)
+        return 0;
+    return recurse(n + 1) + frame[0];
+}
+
+static void *
+overflow(void *arg)
+{
+    (void)arg;
+    return IV(recurse(0));
+}
+
+/* A fault that is no overflow: a write to an inaccessible page (not NULL,
+ * which UBSan would report before the fault). */
+static void *
+bad_write(void *arg)
+{
+    *(volatile int *)arg = 1;
+    return NULL;
+}
+
+/* Run body() in a child with stderr into a buffer; return its wait status. */
+static int
+in_child(void (*body)(void), char *err, size_t size)
+{
+    int fd[2], status;
+    ssize_t n, len = 0;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fd[1], STDERR_FILENO);
+        close(fd[0]);
+        body();
+        _exit(0);
+    }
+    close(fd[1]);
+    while ((n = read(fd[0], err + len, size - 1 - (size_t)len)) > 0)
+        len += n;
+    err[len] = '\0';
+    close(fd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static void
+overflow_with_handler(void)
+{
+    coro_t *co;
+
+    if (coro_catch_overflow() != 0)
+        _exit(3);
+    co = coro_create(overflow, NULL, 64 * 1024);
+    if (co == NULL)
+        _exit(4);
+    coro_resume(co, NULL, NULL);
+    _exit(5); /* not reached */
+}
+
+static void
+overflow_in_task(void)
+{
+    coro_sched_t *s = coro_sched_create();
+
+    if (s == NULL || coro_catch_overflow() != 0 || coro_spawn(s, overflow, NULL, 32 * 1024) != 0)
+        _exit(3);
+    coro_sched_run(s);
+    _exit(5);
+}
+
+static void
+overflow_without_handler(void)
+{
+    coro_t *co = coro_create(overflow, NULL, 64 * 1024);
+
+    if (co == NULL)
+        _exit(4);
+    coro_resume(co, NULL, NULL);
+    _exit(5);
+}
+
+static void
+other_fault_with_handler(void)
+{
+    void *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    coro_t *co;
+
+    if (page == MAP_FAILED || coro_catch_overflow() != 0)
+        _exit(3);
+    co = coro_create(bad_write, page, 0);
+    if (co == NULL)
+        _exit(4);
+    coro_resume(co, NULL, NULL);
+    _exit(5);
+}
+
+/* Another thread that uses libcoro after the call gets a signal stack too. */
+static void *
+thread_overflow(void *arg)
+{
+    coro_t *co = coro_create(overflow, NULL, 64 * 1024);
+
+    (void)arg;
+    if (co != NULL)
+        coro_resume(co, NULL, NULL);
+    return NULL;
+}
+
+static void
+overflow_in_new_thread(void)
+{
+    pthread_t th;
+
+    if (coro_catch_overflow() != 0 || pthread_create(&th, NULL, thread_overflow, NULL) != 0)
+        _exit(3);
+    pthread_join(th, NULL);
+    _exit(5);
+}
+
+/* The report must name the coroutine and its stack size. */
+static void
+assert_reported(const char *err, const char *kind, size_t size)
+{
+    char want[64];
+
+    ck_assert_msg(strstr(err, "libcoro: stack overflow in coroutine 0x") != NULL,
+                  "no overflow report in: %s", err);
+    ck_assert_msg(strstr(err, kind) != NULL, "'%s' not in: %s", kind, err);
+    snprintf(want, sizeof want, "all of its %zu-byte stack", size);
+    ck_assert_msg(strstr(err, want) != NULL, "'%s' not in: %s", want, err);
+}
+
+START_TEST(test_overflow_reported)
+{
+    char err[1024];
+    int status = in_child(overflow_with_handler, err, sizeof err);
+
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                  "child status %#x, stderr: %s", status, err);
+    assert_reported(err, "(a coroutine running function 0x", 64 * 1024);
+}
+END_TEST
+
+START_TEST(test_overflow_in_task_reported)
+{
+    char err[1024];
+    int status = in_child(overflow_in_task, err, sizeof err);
+
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                  "child status %#x, stderr: %s", status, err);
+    assert_reported(err, "(a task running function 0x", 32 * 1024);
+}
+END_TEST
+
+START_TEST(test_overflow_in_new_thread_reported)
+{
+    char err[1024];
+    int status = in_child(overflow_in_new_thread, err, sizeof err);
+
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                  "child status %#x, stderr: %s", status, err);
+    assert_reported(err, "(a coroutine", 64 * 1024);
+}
+END_TEST
+
+/* Off by default: the guard still stops the process, silently. */
+START_TEST(test_off_by_default)
+{
+    char err[1024];
+    int status = in_child(overflow_without_handler, err, sizeof err);
+
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                  "child status %#x, stderr: %s", status, err);
+    ck_assert_msg(strstr(err, "stack overflow") == NULL, "unexpected report: %s", err);
+}
+END_TEST
+
+/* A fault that is not an overflow is not reported as one, and still kills. */
+START_TEST(test_other_fault_passed_on)
+{
+    char err[1024];
+    int status = in_child(other_fault_with_handler, err, sizeof err);
+
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                  "child status %#x, stderr: %s", status, err);
+    ck_assert_msg(strstr(err, "stack overflow") == NULL, "unexpected report: %s", err);
+}
+END_TEST
+
+/* A handler that was there before gets the faults that are not overflows. */
+static void
+previous_handler(int sig)
+{
+    static const char msg[] = "previous handler ran\n";
+
+    (void)sig;
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+        _exit(43);
+    _exit(42);
+}
+
+static void
+chained(void)
+{
+    struct sigaction sa = {.sa_handler = previous_handler};
+
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, NULL) != 0)
+        _exit(3);
+    other_fault_with_handler();
+}
+
+START_TEST(test_previous_handler_chained)
+{
+    char err[1024];
+    int status = in_child(chained, err, sizeof err);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+    /* Valgrind reports the bad write, and exits with its own status. */
+    ck_assert_msg(strstr(err, "previous handler ran") && (code == 42 || (RUNNING_ON_VALGRIND && code > 0)),
+                  "child status %#x, stderr: %s", status, err);
+}
+END_TEST
+
+START_TEST(test_catch_twice)
+{
+    ck_assert_int_eq(coro_catch_overflow(), 0);
+    ck_assert_int_eq(coro_catch_overflow(), 0);
+}
+END_TEST
+
+/* errno per coroutine: a coroutine that yields between a failing call and
+ * reading errno still reads its own value, whatever ran meanwhile. */
+static void *
+failing_call(void *arg)
+{
+    int fd = open("/nonexistent/libcoro", O_RDONLY); /* ENOENT */
+
+    (void)arg;
+    coro_yield(IV(fd));
+    return IV(errno);
+}
+
+static void *
+other_errno(void *arg)
+{
+    errno = (int)VI(arg);
+    coro_yield(NULL);
+    return IV(errno);
+}
+
+START_TEST(test_errno_per_coroutine)
+{
+    coro_t *a = coro_create(failing_call, NULL, 0);
+    coro_t *b = coro_create(other_errno, IV(EBADF), 0);
+    void *out;
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    errno = 0;
+    ck_assert_int_eq(coro_resume(a, NULL, &out), 0);
+    ck_assert_int_eq(VI(out), -1);
+    ck_assert_int_eq(errno, 0); /* the resumer's errno is its own too */
+    ck_assert_int_eq(coro_resume(b, NULL, NULL), 0);
+    errno = EINTR;
+    ck_assert_int_eq(coro_resume(a, NULL, &out), 1);
+    ck_assert_int_eq(VI(out), ENOENT);
+    ck_assert_int_eq(errno, EINTR);
+    ck_assert_int_eq(coro_resume(b, NULL, &out), 1);
+    ck_assert_int_eq(VI(out), EBADF);
+    ck_assert_int_eq(coro_destroy(a), 0);
+    ck_assert_int_eq(coro_destroy(b), 0);
+}
+END_TEST
+
+/* The same for tasks, which switch among themselves. */
+static int task_errno[2];
+
+static void *
+task_keeps_errno(void *arg)
+{
+    int i = (int)VI(arg);
+
+    errno = i == 0 ? EACCES : ENOSPC;
+    for (int k = 0; k < 5; k++)
+        coro_sched_yield();
+    task_errno[i] = errno;
+    return NULL;
+}
+
+START_TEST(test_errno_per_task)
+{
+    coro_sched_t *s = coro_sched_create();
+
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(coro_spawn(s, task_keeps_errno, IV(0), 0), 0);
+    ck_assert_int_eq(coro_spawn(s, task_keeps_errno, IV(1), 0), 0);
+    ck_assert_int_eq(coro_sched_run(s), 0);
+    ck_assert_int_eq(task_errno[0], EACCES);
+    ck_assert_int_eq(task_errno[1], ENOSPC);
+    ck_assert_int_eq(coro_sched_destroy(s), 0);
+}
+END_TEST
+
+static Suite *
+overflow_suite(void)
+{
+    Suite *s = suite_create("overflow");
+    TCase *tc = test_case("handler");
+
+    /* The children must get the SIGSEGV themselves (see Makefile.am for
+     * the sanitizers); under valgrind the faults are slow but real. */
+    tcase_add_test(tc, test_overflow_reported);
+    tcase_add_test(tc, test_overflow_in_task_reported);
+    tcase_add_test(tc, test_overflow_in_new_thread_reported);
+    tcase_add_test(tc, test_off_by_default);
+    tcase_add_test(tc, test_other_fault_passed_on);
+    tcase_add_test(tc, test_previous_handler_chained);
+    tcase_add_test(tc, test_catch_twice);
+    suite_add_tcase(s, tc);
+
+    tc = test_case("errno");
+    tcase_add_test(tc, test_errno_per_coroutine);
+    tcase_add_test(tc, test_errno_per_task);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(overflow_suite)
