@@ -7,9 +7,12 @@
  *
  * Usage: bench-memory N
  * Prints one record:
- *   memory N created K rss_bytes R pte_bytes P create_ns C errno E
+ *   memory N created K rss_bytes R pte_bytes P create_ns C errno E maps M max_maps X
  * where R and P are per coroutine (over the K made), C is the time to make
- * and first resume one (a fresh stack each), and E is "-", or the
+ * and first resume one (a fresh stack each), M the process's memory
+ * mappings with all K alive (every stack has its guard page: the kernel's
+ * limit, X = vm.max_map_count, is what guard pages made by mprotect()
+ * would exhaust), and E is "-", or the
  * errno name when coro_create() failed after K coroutines; that is reported,
  * not fatal (a kernel without MADV_GUARD_INSTALL runs out of mappings near
  * 32,700 guarded stacks). Exit 1 only when the coroutines fail to suspend or
@@ -29,6 +32,37 @@
 #include <coro.h>
 
 #include "bench.h"
+
+/* Lines of a /proc file: the mappings of the process. */
+static long
+count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    int c;
+
+    if (f == NULL)
+        return -1;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* A number from a /proc file of one line, or -1. */
+static long
+read_long(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long v = -1;
+
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%ld", &v) != 1)
+        v = -1;
+    fclose(f);
+    return v;
+}
 
 static void *
 wait_once(void *arg)
@@ -93,11 +127,13 @@ main(int argc, char **argv)
     rss1 = bench_status_kib("VmRSS");
     pte1 = bench_status_kib("VmPTE");
 
-    printf("memory %llu created %llu rss_bytes %.1f pte_bytes %.1f create_ns %.0f errno %s\n",
+    printf("memory %llu created %llu rss_bytes %.1f pte_bytes %.1f create_ns %.0f errno %s "
+           "maps %ld max_maps %ld\n",
            (unsigned long long)n, (unsigned long long)k,
            k ? (double)(rss1 - rss0) * 1024 / (double)k : 0.0,
            k ? (double)(pte1 - pte0) * 1024 / (double)k : 0.0,
-           k ? (double)ns / (double)k : 0.0, err ? errno_name(err) : "-");
+           k ? (double)ns / (double)k : 0.0, err ? errno_name(err) : "-",
+           count_lines("/proc/self/maps"), read_long("/proc/sys/vm/max_map_count"));
     if (fflush(stdout) == EOF)
         bench_fail("writing the output");
     return BENCH_OK; /* see above: the coroutines are left to the kernel */

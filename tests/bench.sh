@@ -181,6 +181,7 @@ $1 == "mem" {
     mem_created[n] = $5; mem_err[n] = $13
     mem_rss[n] = mem_rss[n] " " $7; mem_pte[n] = mem_pte[n] " " $9
     mem_tot[n] = mem_tot[n] " " ($7 + $9); mem_ns[n] = mem_ns[n] " " $11; mem_k[n]++
+    mem_maps[n] = mem_maps[n] " " $15; mem_max_maps = $17
 }
 $1 == "pairs" && $2 == "switch" { $1 = $2 = ""; chan_switch = substr($0, 3) }
 $1 == "pairs" && $2 == "chan" { p = $3; chan_p[p] = 1; chan_m[p] = $5; chan[p, $4] = $6 }
@@ -251,6 +252,8 @@ END {
         }
         row(label, sprintf("%.0f", median(mem_tot[n])), target, verdict)
         row("  create + first resume, a fresh stack each (ns)", sprintf("%.0f", median(mem_ns[n])), "", "")
+        row(sprintf("  memory mappings of the process (vm.max_map_count %s)", mem_max_maps),
+            sprintf("%.0f", median(mem_maps[n])), "", "")
     }
 
     np = 0
