@@ -110,6 +110,13 @@ install_guard(void *addr, size_t len)
     return mprotect(addr, len, PROT_NONE);
 }
 
+/* The bits of n slots (n <= 64). */
+static uint64_t
+all_slots(unsigned n)
+{
+    return n == SLAB_SLOTS ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+}
+
 /* A new slab of stacks of size bytes, every stack free, no guard yet. */
 static struct coro__slab *
 slab_map(size_t size)
@@ -132,7 +139,7 @@ slab_map(size_t size)
         .size = size,
         .slot = slot,
         .nslots = (unsigned)n,
-        .free = n == 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1,
+        .free = all_slots((unsigned)n),
     };
     coro__list_push(&coro__thr()->slabs, &slab->link);
     return slab;
@@ -148,7 +155,7 @@ slab_unmap(struct coro__slab *slab)
 static int
 slab_empty(const struct coro__slab *slab)
 {
-    return slab->free == (slab->nslots == 64 ? ~(uint64_t)0 : ((uint64_t)1 << slab->nslots) - 1);
+    return slab->free == all_slots(slab->nslots);
 }
 
 struct coro *

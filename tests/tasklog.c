@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "tasklog.h"
+#include "testutil.h"
 
 char evlog[8192];
 int nbad;
@@ -43,4 +44,14 @@ tasklog_reset(void)
     evlog[0] = '\0';
     nbad = 0;
     firstbad[0] = '\0';
+}
+
+TCase *
+tasklog_tcase(Suite *s, const char *name, void (*setup)(void))
+{
+    TCase *tc = test_case(name);
+
+    tcase_add_checked_fixture(tc, setup, NULL);
+    suite_add_tcase(s, tc);
+    return tc;
 }

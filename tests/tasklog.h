@@ -7,6 +7,7 @@
 #ifndef CORO_TASKLOG_H
 #define CORO_TASKLOG_H
 
+#include <check.h>
 #include <errno.h>
 #include <string.h>
 
@@ -20,6 +21,10 @@ void ev(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Clear the log and the failures, before each test. */
 void tasklog_reset(void);
+/* A test case of suite s with the suite's timeout (test_case()) and setup
+ * run before each of its tests (tasklog_reset, or a suite's own that calls
+ * it). */
+TCase *tasklog_tcase(Suite *s, const char *name, void (*setup)(void));
 
 #define EXPECT(cond)                                                         \
     do {                                                                     \

@@ -16,12 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void
-reset(void)
-{
-    tasklog_reset();
-}
-
 static const char *
 errname(int e)
 {
@@ -820,7 +814,7 @@ START_TEST(test_recv_null_discards)
     teardown();
 
     /* From a waiting sender. */
-    reset();
+    tasklog_reset();
     setup(coro_chan_create(sizeof(int), 0));
     spawn(fcfs_sender, IV(4));
     ASSERT_FAILS(coro_sched_run(sched), EDEADLK);
@@ -1627,51 +1621,41 @@ END_TEST
 
 /* ---------------------------------------------------------------------- */
 
-static TCase *
-tcase(Suite *s, const char *name)
-{
-    TCase *tc = test_case(name);
-
-    tcase_add_checked_fixture(tc, reset, NULL);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 static Suite *
 chan_suite(void)
 {
     Suite *s = suite_create("chan");
     TCase *tc;
 
-    tc = tcase(s, "rendezvous");
+    tc = tasklog_tcase(s, "rendezvous", tasklog_reset);
     tcase_add_test(tc, test_rendezvous_sender_first);
     tcase_add_test(tc, test_rendezvous_receiver_first);
     tcase_add_test(tc, test_rendezvous_many);
 
-    tc = tcase(s, "buffered");
+    tc = tasklog_tcase(s, "buffered", tasklog_reset);
     tcase_add_test(tc, test_buffered_blocks_when_full);
     tcase_add_test(tc, test_buffered_outside_task);
     tcase_add_test(tc, test_buffered_fifo_wraps);
     tcase_add_test(tc, test_buffered_fifo_tasks);
     tcase_add_test(tc, test_buffered_man_example);
 
-    tc = tcase(s, "waiters");
+    tc = tasklog_tcase(s, "waiters", tasklog_reset);
     tcase_add_test(tc, test_senders_fifo_rendezvous);
     tcase_add_test(tc, test_senders_fifo_buffered);
     tcase_add_loop_test(tc, test_receivers_fifo, 0, 3); /* capacities 0, 1, 2 */
 
-    tc = tcase(s, "handover");
+    tc = tasklog_tcase(s, "handover", tasklog_reset);
     tcase_add_test(tc, test_handover_send_to_receiver);
     tcase_add_test(tc, test_handover_recv_from_sender);
     tcase_add_test(tc, test_handover_recv_makes_room);
 
-    tc = tcase(s, "copy");
+    tc = tasklog_tcase(s, "copy", tasklog_reset);
     tcase_add_test(tc, test_elements_copied);
     tcase_add_test(tc, test_one_byte_elements);
     tcase_add_test(tc, test_struct_100_elements);
     tcase_add_test(tc, test_recv_null_discards);
 
-    tc = tcase(s, "close");
+    tc = tasklog_tcase(s, "close", tasklog_reset);
     tcase_add_test(tc, test_close_then_send);
     tcase_add_test(tc, test_close_drains_buffer);
     tcase_add_loop_test(tc, test_close_wakes_receivers, 0, 2); /* capacities 0, 1 */
@@ -1679,17 +1663,17 @@ chan_suite(void)
     tcase_add_test(tc, test_close_twice);
     tcase_add_test(tc, test_close_null);
 
-    tc = tcase(s, "destroy");
+    tc = tasklog_tcase(s, "destroy", tasklog_reset);
     tcase_add_test(tc, test_destroy_null);
     tcase_add_test(tc, test_destroy_busy_receiver);
     tcase_add_test(tc, test_destroy_busy_sender);
     tcase_add_test(tc, test_destroy_with_elements);
 
-    tc = tcase(s, "create");
+    tc = tasklog_tcase(s, "create", tasklog_reset);
     tcase_add_test(tc, test_create_errors);
     tcase_add_test(tc, test_create_sizes);
 
-    tc = tcase(s, "outside");
+    tc = tasklog_tcase(s, "outside", tasklog_reset);
     tcase_add_test(tc, test_outside_completes_when_it_can);
     tcase_add_test(tc, test_outside_would_block);
     tcase_add_test(tc, test_null_channel);
@@ -1697,14 +1681,14 @@ chan_suite(void)
     tcase_add_test(tc, test_handler_ops);
     tcase_add_test(tc, test_other_thread);
 
-    tc = tcase(s, "timeout");
+    tc = tasklog_tcase(s, "timeout", tasklog_reset);
     tcase_add_loop_test(tc, test_recv_timeout_expires, 0, 2); /* capacities 0, 1 */
     tcase_add_loop_test(tc, test_send_timeout_expires, 0, 2);
     tcase_add_test(tc, test_timeout_completes_early);
     tcase_add_test(tc, test_timeout_negative);
     tcase_add_test(tc, test_timeout_zero_in_task);
 
-    tc = tcase(s, "stress");
+    tc = tasklog_tcase(s, "stress", tasklog_reset);
     tcase_add_test(tc, test_many_pairs);
 
     return s;

@@ -19,12 +19,6 @@
 #include <unistd.h>
 
 static void
-reset(void)
-{
-    tasklog_reset();
-}
-
-static void
 log_handler(void *word)
 {
     ev("%s", (const char *)word);
@@ -1806,23 +1800,13 @@ END_TEST
 
 /* ---------------------------------------------------------------------- */
 
-static TCase *
-tcase(Suite *s, const char *name)
-{
-    TCase *tc = test_case(name);
-
-    tcase_add_checked_fixture(tc, reset, NULL);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 static Suite *
 sched_suite(void)
 {
     Suite *s = suite_create("sched");
     TCase *tc;
 
-    tc = tcase(s, "order");
+    tc = tasklog_tcase(s, "order", tasklog_reset);
     tcase_add_test(tc, test_round_robin_sched_yield);
     tcase_add_test(tc, test_round_robin_coro_yield);
     tcase_add_test(tc, test_round_robin_mixed);
@@ -1830,21 +1814,21 @@ sched_suite(void)
     tcase_add_test(tc, test_yield_alone);
     tcase_add_test(tc, test_woken_goes_to_back);
 
-    tc = tcase(s, "spawn");
+    tc = tasklog_tcase(s, "spawn", tasklog_reset);
     tcase_add_test(tc, test_spawn_runs_nothing_yet);
     tcase_add_test(tc, test_spawn_during_run);
     tcase_add_test(tc, test_spawn_between_runs);
     tcase_add_test(tc, test_spawn_tree);
     tcase_add_test(tc, test_spawn_stack_sizes);
 
-    tc = tcase(s, "lifetime");
+    tc = tasklog_tcase(s, "lifetime", tasklog_reset);
     tcase_add_test(tc, test_handlers_run_once);
     tcase_add_test(tc, test_stack_freed_when_task_ends);
     tcase_add_test(tc, test_stack_reused_when_task_ends);
     tcase_add_test(tc, test_many_short_tasks);
     tcase_add_test(tc, test_self_in_task);
 
-    tc = tcase(s, "deadlock");
+    tc = tasklog_tcase(s, "deadlock", tasklog_reset);
     tcase_add_test(tc, test_run_empty);
     tcase_add_test(tc, test_deadlock_then_close);
     tcase_add_test(tc, test_deadlock_then_send);
@@ -1854,7 +1838,7 @@ sched_suite(void)
     tcase_add_test(tc, test_deadlock_mutual);
     tcase_add_test(tc, test_deadlock_two_schedulers);
 
-    tc = tcase(s, "destroy");
+    tc = tasklog_tcase(s, "destroy", tasklog_reset);
     tcase_add_test(tc, test_destroy_null);
     tcase_add_test(tc, test_destroy_empty);
     tcase_add_test(tc, test_destroy_unstarted);
@@ -1863,7 +1847,7 @@ sched_suite(void)
     tcase_add_test(tc, test_destroy_woken_task);
     tcase_add_test(tc, test_destroy_handler_wakes_task);
 
-    tc = tcase(s, "errors");
+    tc = tasklog_tcase(s, "errors", tasklog_reset);
     tcase_add_test(tc, test_null_arguments);
     tcase_add_test(tc, test_other_thread);
     tcase_add_test(tc, test_task_handle_eperm);
@@ -1872,17 +1856,17 @@ sched_suite(void)
     tcase_add_test(tc, test_sched_yield_in_generator);
     tcase_add_test(tc, test_sched_yield_in_handler);
 
-    tc = tcase(s, "nesting");
+    tc = tasklog_tcase(s, "nesting", tasklog_reset);
     tcase_add_test(tc, test_task_resumes_generator);
     tcase_add_test(tc, test_nested_run);
     tcase_add_test(tc, test_sched_self);
 
-    tc = tcase(s, "switches");
+    tc = tasklog_tcase(s, "switches", tasklog_reset);
     tcase_add_test(tc, test_switches_count_yields);
     tcase_add_test(tc, test_switches_not_counted_without_switch);
     tcase_add_test(tc, test_switches_ping_pong);
 
-    tc = tcase(s, "threads");
+    tc = tasklog_tcase(s, "threads", tasklog_reset);
     tcase_add_test(tc, test_two_threads);
 
     return s;

@@ -1261,23 +1261,13 @@ END_TEST
 
 /* ---------------------------------------------------------------------- */
 
-static TCase *
-tcase(Suite *s, const char *name)
-{
-    TCase *tc = test_case(name);
-
-    tcase_add_checked_fixture(tc, reset, NULL);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 static Suite *
 select_suite(void)
 {
     Suite *s = suite_create("select");
     TCase *tc;
 
-    tc = tcase(s, "ready");
+    tc = tasklog_tcase(s, "ready", reset);
     tcase_add_test(tc, test_first_ready_wins);
     tcase_add_test(tc, test_first_ready_wins_mixed);
     tcase_add_test(tc, test_closed_channel_case);
@@ -1285,19 +1275,19 @@ select_suite(void)
     tcase_add_test(tc, test_ready_with_waiting_partner);
     tcase_add_test(tc, test_same_channel_twice_ready);
 
-    tc = tcase(s, "waiting");
+    tc = tasklog_tcase(s, "waiting", reset);
     tcase_add_test(tc, test_blocks_until_recv);
     tcase_add_test(tc, test_blocks_until_send);
     tcase_add_test(tc, test_send_and_recv_same_channel);
     tcase_add_test(tc, test_recv_and_send_cases);
     tcase_add_test(tc, test_close_ends_wait);
 
-    tc = tcase(s, "losers");
+    tc = tasklog_tcase(s, "losers", reset);
     tcase_add_test(tc, test_losers_destroyed_at_once);
     tcase_add_loop_test(tc, test_losers_consume_nothing, 0, 2); /* capacities 0, 1 */
     tcase_add_test(tc, test_losing_sends_not_done);
 
-    tc = tcase(s, "timeout");
+    tc = tasklog_tcase(s, "timeout", reset);
     tcase_add_test(tc, test_timeout_zero_outside);
     tcase_add_test(tc, test_timeout_zero_in_task);
     tcase_add_test(tc, test_timeout_expires);
@@ -1305,14 +1295,14 @@ select_suite(void)
     tcase_add_test(tc, test_n0_errors);
     tcase_add_test(tc, test_completes_before_timeout);
 
-    tc = tcase(s, "errors");
+    tc = tasklog_tcase(s, "errors", reset);
     tcase_add_test(tc, test_einval);
     tcase_add_test(tc, test_invalid_entry_does_nothing);
     tcase_add_test(tc, test_n_too_large);
     tcase_add_test(tc, test_other_thread);
     tcase_add_test(tc, test_wait_not_allowed);
 
-    tc = tcase(s, "many");
+    tc = tasklog_tcase(s, "many", reset);
     tcase_add_test(tc, test_many_ready);
     tcase_add_loop_test(tc, test_many_blocking, 0, 2); /* capacities 0, 1 */
     tcase_add_test(tc, test_many_mixed_closed);

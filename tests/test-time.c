@@ -23,18 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void
-reset(void)
-{
-    tasklog_reset();
-}
-
-static int
-on_valgrind(void)
-{
-    return RUNNING_ON_VALGRIND != 0;
-}
-
 static int64_t
 mono_ns(clockid_t clk)
 {
@@ -865,7 +853,7 @@ START_TEST(test_huge_deadline_is_kept)
     ck_assert_int_eq(read(fds[0], &byte, 1), 1); /* about to run */
     close(fds[0]);
     t0 = coro_now();
-    while (w == 0 && coro_now() - t0 < CORO_MSEC(on_valgrind() ? 600 : 300)) {
+    while (w == 0 && coro_now() - t0 < CORO_MSEC(RUNNING_ON_VALGRIND ? 600 : 300)) {
         nanosleep(&five_ms, NULL);
         w = waitpid(pid, &status, WNOHANG);
     }
@@ -972,28 +960,18 @@ END_TEST
 
 /* ---------------------------------------------------------------------- */
 
-static TCase *
-tcase(Suite *s, const char *name)
-{
-    TCase *tc = test_case(name);
-
-    tcase_add_checked_fixture(tc, reset, NULL);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 static Suite *
 time_suite(void)
 {
     Suite *s = suite_create("time");
     TCase *tc;
 
-    tc = tcase(s, "now");
+    tc = tasklog_tcase(s, "now", tasklog_reset);
     tcase_add_test(tc, test_now_monotonic);
     tcase_add_test(tc, test_now_is_clock_monotonic);
     tcase_add_test(tc, test_now_anywhere);
 
-    tc = tcase(s, "sleep");
+    tc = tasklog_tcase(s, "sleep", tasklog_reset);
     tcase_add_test(tc, test_sleep_lasts_at_least);
     tcase_add_test(tc, test_sleep_errors);
     tcase_add_test(tc, test_sleep_zero_lets_others_run);
@@ -1001,19 +979,19 @@ time_suite(void)
     tcase_add_test(tc, test_deadline_noticed_within_a_round);
     tcase_add_test(tc, test_signals_do_not_cut_sleep);
 
-    tc = tcase(s, "order");
+    tc = tasklog_tcase(s, "order", tasklog_reset);
     tcase_add_test(tc, test_wake_in_deadline_order);
     tcase_add_test(tc, test_equal_durations_in_arm_order);
 
-    tc = tcase(s, "heap");
+    tc = tasklog_tcase(s, "heap", tasklog_reset);
     tcase_add_test(tc, test_heap_many_sleepers);
     tcase_add_test(tc, test_heap_removals);
 
-    tc = tcase(s, "huge");
+    tc = tasklog_tcase(s, "huge", tasklog_reset);
     tcase_add_loop_test(tc, test_huge_deadline_is_kept, 0, 5);
     tcase_add_test(tc, test_huge_deadline_completes);
 
-    tc = tcase(s, "idle");
+    tc = tasklog_tcase(s, "idle", tasklog_reset);
     tcase_add_test(tc, test_idle_uses_no_cpu);
 
     return s;
