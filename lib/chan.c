@@ -1,11 +1,13 @@
 /*
  * Channels: a ring buffer of fixed-size elements and two FIFO queues of
- * blocked tasks, senders and receivers. Whoever finds a partner waiting does
- * the whole hand-over itself (copies the element, wakes the partner), so a
- * blocked task never has to retry: when it runs again its operation is done.
+ * blocked operations, sends and receives. Whoever finds a partner waiting
+ * does the whole hand-over itself (copies the element, fires the partner's
+ * clause), so a blocked task never has to retry: when it runs again its
+ * operation is done.
  *
  * Every operation, select included, first tries to complete at once; only
- * then does a task link one waiter per operation and block.
+ * then does a task wait, with one clause per operation (wait.h), each
+ * queued on its channel.
  */
 #include "config.h"
 
@@ -14,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coro-int.h"
+#include "list.h"
+#include "object.h"
+#include "wait.h"
 
 struct coro_chan {
     size_t elem_size, cap;
@@ -26,19 +30,33 @@ struct coro_chan {
     unsigned char buf[];
 };
 
-enum { SMALL_SELECT = 4 }; /* waiters kept on the stack; more are allocated */
+/* A blocked operation: a clause of its task's wait, queued on its channel. */
+struct op {
+    struct coro__clause clause;
+    struct coro__link link;      /* in its channel's sendq or recvq */
+    coro_sel_t *sel;
+};
 
-static struct coro__waiter *
+enum { SMALL_SELECT = 4 }; /* clauses kept on the stack; more are allocated */
+
+static struct op *
 first(struct coro__link *q)
 {
-    return coro__list_empty(q) ? NULL : coro__container_of(q->next, struct coro__waiter, link);
+    return coro__list_empty(q) ? NULL : coro__container_of(q->next, struct op, link);
 }
 
 /* Finish a blocked partner's operation and let it run again. */
 static void
-complete(struct coro__waiter *w, int err)
+complete(struct op *w, int err)
 {
-    coro__wake(w->wait, (int)(w - w->wait->waiters), err);
+    coro__fire(&w->clause, err);
+}
+
+/* Its wait ended another way. */
+static void
+cancel_op(struct coro__clause *c)
+{
+    coro__list_unlink(&coro__container_of(c, struct op, clause)->link);
 }
 
 /* memcpy of one element; the common small sizes without a library call. */
@@ -83,7 +101,7 @@ static int
 try_send(coro_sel_t *sel)
 {
     struct coro_chan *ch = sel->chan;
-    struct coro__waiter *w;
+    struct op *w;
 
     if (ch->closed) {
         sel->err = EPIPE;
@@ -106,7 +124,7 @@ static int
 try_recv(coro_sel_t *sel)
 {
     struct coro_chan *ch = sel->chan;
-    struct coro__waiter *w = first(&ch->sendq);
+    struct op *w = first(&ch->sendq);
 
     if (ch->count > 0) {
         take(ch, sel->elem);
@@ -136,7 +154,7 @@ check_sel(const coro_sel_t *sel)
         errno = EINVAL;
         return -1;
     }
-    if (sel->chan->owner != coro__thr()->id) {
+    if (!coro__mine(sel->chan->owner)) {
         errno = EPERM;
         return -1;
     }
@@ -149,47 +167,47 @@ try_op(coro_sel_t *sel)
     return sel->op == CORO_SEND ? try_send(sel) : try_recv(sel);
 }
 
-/* None of the n operations could complete at once: block the running task
- * on all of them, with the n waiters ws (owned: when allocated), until one
- * completes (its index) or the timeout (-1, errno ETIMEDOUT). The caller
- * has checked that the task may block. */
+/* None of the n operations could complete at once: the running task waits
+ * for all of them, with the n clauses ops (owned: when allocated), until
+ * one completes (its index) or the timeout (-1, errno ETIMEDOUT). The
+ * caller has begun the wait. */
 static int
-wait_on(coro_sel_t *sel, size_t n, struct coro__waiter *ws, struct coro__waiter *owned,
-        int64_t timeout)
+wait_on(struct coro__wait *w, coro_sel_t *sel, size_t n, struct op *ops, int64_t timeout)
 {
-    struct coro__wait wait = {.waiters = ws, .n = n, .owned = owned};
+    int fired;
 
     for (size_t i = 0; i < n; i++) {
         struct coro_chan *ch = sel[i].chan;
 
-        ws[i].wait = &wait;
-        ws[i].sel = &sel[i];
-        coro__list_push(sel[i].op == CORO_SEND ? &ch->sendq : &ch->recvq, &ws[i].link);
+        ops[i].sel = &sel[i];
+        coro__list_push(sel[i].op == CORO_SEND ? &ch->sendq : &ch->recvq, &ops[i].link);
+        coro__wait_add(w, &ops[i].clause, (int)i, cancel_op);
     }
-    coro__block(&wait, timeout < 0 ? -1 : coro__deadline(timeout)); /* frees owned */
-    if (wait.fired < 0) {
-        errno = wait.err;
+    fired = coro__wait(w, timeout < 0 ? -1 : coro__deadline(timeout)); /* frees owned */
+    if (fired == CORO__TIMEOUT) {
+        errno = w->err;
         return -1;
     }
-    sel[wait.fired].err = wait.err;
-    return wait.fired;
+    sel[fired].err = w->err;
+    return fired;
 }
 
 /* An operation that cannot complete at once: may the caller wait for it? */
 static int
-may_wait(int64_t timeout)
+may_wait(struct coro__wait *w, int64_t timeout)
 {
     if (timeout == 0) {
         errno = EAGAIN;
         return -1;
     }
-    return coro__can_block();
+    return coro__wait_begin(w);
 }
 
 int
 coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
 {
-    struct coro__waiter small[SMALL_SELECT], *owned = NULL;
+    struct op small[SMALL_SELECT], *ops = small;
+    struct coro__wait w;
     size_t i;
 
     if ((sel == NULL && n > 0) || (n == 0 && timeout < 0) || n > INT_MAX) {
@@ -202,13 +220,16 @@ coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
     for (i = 0; i < n; i++)
         if (try_op(&sel[i]))
             return (int)i;
-    if (may_wait(timeout) == -1)
+    if (may_wait(&w, timeout) == -1)
         return -1;
-    if (n > SMALL_SELECT && (owned = malloc(n * sizeof *owned)) == NULL) {
-        errno = ENOMEM;
-        return -1;
+    if (n > SMALL_SELECT) {
+        if ((ops = malloc(n * sizeof *ops)) == NULL) {
+            errno = ENOMEM;
+            return -1;
+        }
+        w.owned = ops;
     }
-    return wait_on(sel, n, owned ? owned : small, owned, timeout);
+    return wait_on(&w, sel, n, ops, timeout);
 }
 
 /* A single send or receive: a select of one, without the loops. */
@@ -216,7 +237,8 @@ static int
 chan_op(coro_chan_t *ch, int op, void *elem, int64_t timeout)
 {
     coro_sel_t sel = {.chan = ch, .op = op, .elem = elem};
-    struct coro__waiter w;
+    struct coro__wait w;
+    struct op o;
 
     if (ch == NULL) {
         errno = EINVAL;
@@ -224,7 +246,7 @@ chan_op(coro_chan_t *ch, int op, void *elem, int64_t timeout)
     }
     if (check_sel(&sel) == -1)
         return -1;
-    if (!try_op(&sel) && (may_wait(timeout) == -1 || wait_on(&sel, 1, &w, NULL, timeout) == -1))
+    if (!try_op(&sel) && (may_wait(&w, timeout) == -1 || wait_on(&w, &sel, 1, &o, timeout) == -1))
         return -1;
     if (sel.err) {
         errno = sel.err;
@@ -271,7 +293,7 @@ coro_chan_create(size_t elem_size, size_t capacity)
         errno = ENOMEM;
         return NULL;
     }
-    *ch = (struct coro_chan){.elem_size = elem_size, .cap = capacity, .owner = coro__thr()->id};
+    *ch = (struct coro_chan){.elem_size = elem_size, .cap = capacity, .owner = coro__thread_id()};
     coro__list_init(&ch->sendq);
     coro__list_init(&ch->recvq);
     return ch;
@@ -284,7 +306,7 @@ check_chan(const struct coro_chan *ch)
         errno = EINVAL;
         return -1;
     }
-    if (ch->owner != coro__thr()->id) {
+    if (!coro__mine(ch->owner)) {
         errno = EPERM;
         return -1;
     }
@@ -294,7 +316,7 @@ check_chan(const struct coro_chan *ch)
 int
 coro_chan_close(coro_chan_t *ch)
 {
-    struct coro__waiter *w;
+    struct op *w;
 
     if (check_chan(ch) == -1)
         return -1;

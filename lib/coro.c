@@ -1,57 +1,55 @@
 /*
- * The coroutine object: create, resume, yield, close, destroy.
+ * The coroutine object: create, resume, yield, close, destroy, status,
+ * defer, exit; errno per coroutine; the sanitizers' notice of each switch.
  *
  * Control moves only along resume/yield edges: coro_resume() switches from
- * the caller into a coroutine and records the caller as its resumer;
- * coro_yield() and the coroutine's end switch back to that resumer. Each
- * thread has its own chain of active coroutines, rooted at the thread's own
- * stack (a NULL resumer).
+ * the running context into a coroutine and records it as the coroutine's
+ * resumer; coro_yield() and the coroutine's end switch back to that
+ * resumer. Each thread has its own chain of active contexts, rooted at the
+ * thread's own stack (its root context). Managers (the scheduler) may also
+ * pass control between the coroutines they run (coro__switch_to()).
+ *
+ * The hot paths end in a tail call of the switch: the switch saves the
+ * registers of whoever called into libcoro, and the other side goes on
+ * straight in its own caller, so that no return follows a change of stack
+ * (the processor's return predictor would miss every one). Whatever the
+ * side that arrives needs is therefore done by the side that leaves: it
+ * stores the value handed out through the resumer's out pointer, passes the
+ * return value through the switch, and swaps errno.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "coro-int.h"
+#include "object.h"
+#include "stack.h"
 
-__thread struct coro__thread *coro__thr_ptr;
+/* One coro_defer() registration; a LIFO list per coroutine. */
+struct coro__defer {
+    void (*fn)(void *);
+    void *arg;
+    struct coro__defer *next;
+};
 
-static pthread_key_t exit_key;
-static int exit_key_made;
-static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+/* What coro__thr_ptr points at in a thread that has not used libcoro yet:
+ * read-only, with an id that no object holds and a root as its running
+ * context, so that the hot paths need no test before they read the state.
+ * Whatever writes to the state gets it through coro__thr(), which sets the
+ * thread up first. */
+static const struct coro__thread none = {
+    .current = (struct coro__base *)&none.root,
+    .root = {.flags = CORO__ROOT, .status = CORO_RUNNING},
+};
 
-/* A pthread key destructor: what an exiting thread leaves behind. */
-static void
-thread_exit(void *state)
-{
-    struct coro__thread *t = state;
+__thread struct coro__thread *coro__thr_ptr CORO__TLS_MODEL = (struct coro__thread *)&none;
 
-    coro__pool_release(&t->pool);
-    coro__overflow_thread_exit(t);
-}
+static int describe(const struct coro__stack *st, struct coro__stack_user *user);
 
-static void
-make_exit_key(void)
-{
-    exit_key_made = pthread_key_create(&exit_key, thread_exit) == 0;
-}
-
-int
-coro__at_thread_exit(struct coro__thread *t)
-{
-    if (t->exit_hook)
-        return 0;
-    pthread_once(&exit_once, make_exit_key);
-    if (!exit_key_made || pthread_setspecific(exit_key, t) != 0)
-        return -1;
-    t->exit_hook = 1;
-    return 0;
-}
-
-struct coro__thread *
+/* Out of line, so that the callers' fast paths stay small. */
+__attribute__((noinline, cold)) struct coro__thread *
 coro__thr_init(void)
 {
     static __thread struct coro__thread state;
@@ -59,77 +57,123 @@ coro__thr_init(void)
 
     state.id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
     state.errnop = &errno;
-    coro__list_init(&state.slabs);
-    state.pool.max = CORO_POOL_DEFAULT;
+    state.root.flags = CORO__ROOT;
+    state.root.status = CORO_RUNNING;
+#if CORO__TSAN
+    coro__san_root_init(&state.root.san, &state.root_fiber);
+#else
+    coro__san_root_init(&state.root.san, NULL);
+#endif
+    state.current = &state.root;
+    coro__overflow_describer(describe);
     coro__thr_ptr = &state;
-    coro__overflow_thread_init(&state);
     return &state;
 }
 
-static struct coro__ctx *
-ctx_of(struct coro__thread *t, struct coro *co)
+/* The object sits right below its stack's descriptor, 64-byte aligned. */
+static struct coro *
+object_of(const struct coro__stack *st)
 {
-    return co ? &co->ctx : &t->main;
+    return (struct coro *)(((uintptr_t)st - sizeof(struct coro)) & ~(uintptr_t)63);
 }
 
 /* Status is written only by the owning thread, but coro_status() may read it
  * from any thread: relaxed atomics make that a stale read, not a data race. */
-static void
-set_status(struct coro *co, coro_status_t status)
-{
-    __atomic_store_n(&co->status, status, __ATOMIC_RELAXED);
-}
-
-/* Every switch between two contexts of the thread (from, to: coroutines,
- * or NULL for the thread's own stack) goes through here. errno stays with
- * the context that set it: a coroutine that yields between a failing call
- * and reading errno still reads its own value. The sanitizers hear of the
- * change of stack. dying: from has ended and leaves for good (but for a
- * parked stack's next coroutine, which starts by returning from here). */
 static inline void
-switch_ctx(struct coro__thread *t, struct coro *from, struct coro *to, int dying)
+set_status(struct coro__base *b, int status)
 {
-    int saved_errno = *t->errnop;
-    void *fake = coro__san_leaving(&t->san, from == NULL, to ? &to->stack.san : NULL,
-                                   to ? to->stack.lo : NULL, to ? to->stack.size : 0, dying);
-
-    coro__ctx_switch(ctx_of(t, from), ctx_of(t, to));
-    coro__san_arrived(&t->san, fake);
-    *t->errnop = saved_errno;
+    __atomic_store_n(&b->status, status, __ATOMIC_RELAXED);
 }
 
-/* Switch from the running context into co; returns when co yields or ends.
- * The side that switches back restores t->current and the statuses. */
+/* Set errno and fail: out of line, so that the callers' fast paths stay small. */
+static __attribute__((noinline, cold)) int
+fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+/*
+ * Around every switch. from is the running context, to the one that runs
+ * next; the caller has already made to the thread's current context and
+ * set the statuses, and it tail-calls the switch between these two calls
+ * (without a sanitizer, arrived() is empty). errno stays with the context
+ * that set it: from's is saved and to's put back, except that a coroutine
+ * that has not run yet starts with from's errno (and floating-point control
+ * modes), whether its stack is fresh or pooled.
+ */
+static CORO__ALWAYS_INLINE void
+leaving(struct coro__thread *t, struct coro__base *from, struct coro__base *to, int starting)
+{
+    from->err = *t->errnop;
+    if (!starting)
+        *t->errnop = to->err;
+    coro__san_leave(&t->san, &from->san, &to->san, 0);
+}
+
+static CORO__ALWAYS_INLINE void
+arrived(struct coro__thread *t, struct coro__base *self)
+{
+    coro__san_arrive(&t->san, &self->san);
+}
+
+/* Switch from the running context to co, which was just linked in, and
+ * return what comes back as an int: 0 when co yields or suspends, 1 when
+ * it ends. */
+static CORO__ALWAYS_INLINE int
+enter_suspended(struct coro__thread *t, struct coro__base *self, struct coro *co, void *in)
+{
+    int r;
+
+    set_status(&co->b, CORO_RUNNING);
+    leaving(t, self, &co->b, 0);
+    r = coro__ctx_switch_int(&self->ctx, &co->b.ctx, in);
+    arrived(t, self);
+    return r;
+}
+
+static CORO__ALWAYS_INLINE int
+enter_created(struct coro__thread *t, struct coro__base *self, struct coro *co)
+{
+    int r;
+
+    set_status(&co->b, CORO_RUNNING);
+    leaving(t, self, &co->b, 1);
+    r = coro__ctx_start_int(&self->ctx, &co->b.ctx, NULL);
+    arrived(t, self);
+    return r;
+}
+
+static CORO__ALWAYS_INLINE int
+enter(struct coro__thread *t, struct coro__base *self, struct coro *co)
+{
+    if (co->b.status == CORO_CREATED)
+        return enter_created(t, self, co);
+    return enter_suspended(t, self, co, NULL);
+}
+
+/* Switch from self to the context back, already made current, handing
+ * coro_resume() its 0. */
+static CORO__ALWAYS_INLINE void *
+go_back(struct coro__thread *t, struct coro__base *self, struct coro__base *back)
+{
+    void *r;
+
+    leaving(t, self, back, 0);
+    r = coro__ctx_switch(&self->ctx, &back->ctx, (void *)0);
+    arrived(t, self);
+    return r;
+}
+
+/* The bookkeeping of entering co from the running context, self: its
+ * status is left to enter(), which needs to see CORO_CREATED. */
 static inline void
-enter(struct coro__thread *t, struct coro *co)
+link_in(struct coro__thread *t, struct coro__base *self, struct coro *co, void **out)
 {
-    struct coro *self = t->current;
-
-    co->resumer = self;
-    set_status(co, CORO_RUNNING);
-    if (self)
-        set_status(self, CORO_NORMAL);
-    t->current = co;
-    switch_ctx(t, self, co, 0);
-}
-
-void
-coro__enter(struct coro *co)
-{
-    enter(coro__thr(), co);
-}
-
-/* Switch from the running coroutine back to its resumer. The caller has set
- * its own status (SUSPENDED or DEAD) and the value to hand over. */
-static inline void
-leave(struct coro__thread *t, struct coro *self, int dying)
-{
-    struct coro *back = self->resumer;
-
-    t->current = back;
-    if (back)
-        set_status(back, CORO_RUNNING);
-    switch_ctx(t, self, back, dying);
+    co->b.resumer = self;
+    co->b.out = out;
+    set_status(self, CORO_NORMAL);
+    t->current = &co->b;
 }
 
 /* End the running coroutine: run its deferred handlers, last first, then
@@ -141,11 +185,12 @@ leave(struct coro__thread *t, struct coro *self, int dying)
  * the same stack starts by returning from this call, with no makecontext().
  * From any depth (coro_exit, close), it never returns. */
 static void
-finish(struct coro *self, void *result, int top)
+finish(struct coro__thread *t, struct coro *self, void *result, int top)
 {
     struct coro__defer *d;
+    struct coro__base *back;
 
-    self->ending = 1;
+    self->b.flags |= CORO__ENDING;
     while ((d = self->defers) != NULL) {
         void (*fn)(void *) = d->fn;
         void *arg = d->arg;
@@ -154,202 +199,260 @@ finish(struct coro *self, void *result, int top)
         free(d);
         fn(arg);
     }
-    set_status(self, CORO_DEAD);
-    self->transfer = result;
-    self->stack.ready = top;
-    leave(coro__thr(), self, 1);
+    back = self->b.resumer;
+    if (self->b.out)
+        *self->b.out = result;
+    set_status(&self->b, CORO_DEAD);
+    set_status(back, CORO_RUNNING);
+    t->current = back;
+    self->parked = (unsigned char)top;
+    *t->errnop = back->err;
+    coro__san_leave(&t->san, &self->b.san, &back->san, 1);
+    (void)coro__ctx_switch(&self->b.ctx, &back->ctx, (void *)1); /* coro_resume() returns 1 */
+    /* A new coroutine starts here, on a parked stack. */
+    coro__san_arrive(&t->san, &self->b.san);
     if (!top)
         abort(); /* nothing switches back to a coroutine that ended deep */
 }
 
-/* The first code on every coroutine stack, and the code that runs each
- * later coroutine made on the same stack after its parking (see finish). */
+/* The first code on every new context, and the loop that each later
+ * coroutine made on the same stack goes on in after its parking. */
 static void
 trampoline(void)
 {
-    coro__san_arrived(&coro__thr()->san, NULL);
-    for (;;) {
-        struct coro *self = coro__thr()->current;
+    struct coro__thread *t = coro__thr_ptr;
 
-        finish(self, self->fn(self->arg), 1);
+    coro__san_arrive(&t->san, &t->current->san);
+    for (;;) {
+        struct coro *self = (struct coro *)t->current;
+
+        finish(t, self, self->fn(self->arg), 1);
     }
 }
 
-/* Checks shared by resume, close and destroy: only the owning thread may
- * touch a coroutine, and only its scheduler may touch a task. */
-static inline int
-check_owner(const struct coro__thread *t, const struct coro *co)
+/* What coro_close() runs on a suspended coroutine's stack, on top of its
+ * frames, instead of going on in its coro_yield(). */
+static void
+closing(void)
 {
-    if (co == NULL) {
+    struct coro__thread *t = coro__thr_ptr;
+    struct coro *self = (struct coro *)t->current;
+
+    coro__san_arrive(&t->san, &self->b.san);
+    finish(t, self, NULL, 0);
+}
+
+static struct coro *
+create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
+{
+    struct coro__thread *t = coro__thr();
+    struct coro__stack *st;
+    struct coro *co;
+    size_t page = coro__page_size();
+    int fresh;
+
+    if (fn == NULL || size > CORO_STACK_MAX) {
         errno = EINVAL;
-        return -1;
+        return NULL;
     }
-    if (co->owner != t->id || co->sched != NULL) {
-        errno = EPERM;
-        return -1;
+    if (size < CORO_STACK_MIN)
+        size = size == 0 ? CORO_STACK_DEFAULT : CORO_STACK_MIN;
+    size = (size + page - 1) & ~(page - 1);
+    if ((st = coro__stack_get(size)) == NULL)
+        return NULL;
+    co = object_of(st);
+    fresh = !(st->reused && co->parked);
+    if (fresh && coro__ctx_make(&co->b.ctx, st->lo, (size_t)((char *)co - st->lo), trampoline) == -1) {
+        int err = errno;
+
+        co->parked = 0;
+        coro__stack_put(st);
+        errno = err;
+        return NULL;
     }
-    return 0;
+    co->b.key = ops ? t->id | CORO__KEY_MANAGED : t->id;
+    co->b.resumer = NULL;
+    co->b.out = NULL;
+    co->b.status = CORO_CREATED;
+    co->b.err = 0;
+    co->b.flags = ops ? CORO__MANAGED : 0;
+    coro__san_ctx_init(&co->b.san, &st->san, st->lo, size, fresh);
+    co->fn = fn;
+    co->arg = arg;
+    co->ops = ops;
+    co->defers = NULL;
+    co->stack = st;
+    co->parked = 0;
+    if (ops)
+        memset(co->ext, 0, sizeof co->ext);
+    return co;
 }
 
 coro_t *
 coro_create(coro_fn *fn, void *arg, size_t stack_size)
 {
-    struct coro *co;
-    size_t page = coro__page_size();
-    int ready;
+    return create(fn, arg, stack_size, NULL);
+}
 
-    if (fn == NULL || stack_size > CORO_STACK_MAX) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (stack_size == 0)
-        stack_size = CORO_STACK_DEFAULT;
-    if (stack_size < CORO_STACK_MIN)
-        stack_size = CORO_STACK_MIN;
-    stack_size = (stack_size + page - 1) & ~(page - 1);
+struct coro *
+coro__create(coro_fn *fn, void *arg, size_t stack_size, const struct coro__ops *ops)
+{
+    return create(fn, arg, stack_size, ops);
+}
 
-    co = coro__stack_get(stack_size);
+/* Only the owning thread may touch a coroutine, and only its manager a
+ * managed one: the key holds both. */
+static inline int
+check_owner(const struct coro__thread *t, const struct coro *co)
+{
     if (co == NULL)
-        return NULL;
-    ready = co->stack.ready;
-    memset(co, 0, offsetof(struct coro, stack));
-    co->status = CORO_CREATED;
-    co->fn = fn;
-    co->arg = arg;
-    co->owner = coro__thr()->id;
-    co->stack.ready = 0; /* until it ends at the top of trampoline() */
-    if (!ready && coro__ctx_make(&co->ctx, co->stack.lo, (size_t)((char *)co - co->stack.lo),
-                                 trampoline) == -1) {
-        int err = errno;
+        return fail(EINVAL);
+    if (co->b.key != t->id)
+        return fail(EPERM);
+    return 0;
+}
 
-        coro__stack_put(co);
-        errno = err;
-        return NULL;
-    }
-    return co;
+/* coro_resume() of a coroutine that is not suspended, or not the caller's.
+ * (The arguments in coro_resume()'s order, so that the tail call from its
+ * fast path moves none.) */
+static __attribute__((noinline)) int
+resume_other(struct coro *co, void *in, void **out, struct coro__thread *t)
+{
+    struct coro__base *self = t->current;
+
+    if (co->b.key != t->id)
+        return fail(EPERM);
+    if (co->b.status != CORO_CREATED)
+        return fail(co->b.status == CORO_DEAD ? ESRCH : EBUSY);
+    if (in != NULL) /* "can't send non-None value to a just-started generator" */
+        return fail(EINVAL);
+    link_in(t, self, co, out);
+    return enter_created(t, self, co);
 }
 
 int
 coro_resume(coro_t *co, void *in, void **out)
 {
-    struct coro__thread *t = coro__thr();
+    struct coro__thread *t = coro__thr_ptr;
+    struct coro__base *self;
 
-    if (check_owner(t, co) == -1)
-        return -1;
-    switch (co->status) {
-    case CORO_CREATED:
-        if (in != NULL) { /* "can't send non-None value to a just-started generator" */
-            errno = EINVAL;
-            return -1;
-        }
-        break;
-    case CORO_SUSPENDED:
-        break;
-    case CORO_RUNNING:
-    case CORO_NORMAL:
-        errno = EBUSY;
-        return -1;
-    case CORO_DEAD:
-    default:
-        errno = ESRCH;
-        return -1;
-    }
-    co->transfer = in;
-    enter(t, co);
-    if (out)
-        *out = co->transfer;
-    return co->status == CORO_DEAD;
+    if (__builtin_expect(co == NULL, 0))
+        return fail(EINVAL);
+    if (__builtin_expect(co->b.key != t->id || co->b.status != CORO_SUSPENDED, 0))
+        return resume_other(co, in, out, t);
+    self = t->current;
+    link_in(t, self, co, out);
+    return enter_suspended(t, self, co, in);
 }
 
-/* Hand out to the resumer and wait to be resumed again; a coroutine woken
- * only to be closed never comes back from here. */
-static inline int
-suspend(struct coro__thread *t, struct coro *self, void *out)
+/* coro_yield() from the thread's own stack, a dying coroutine or a managed one. */
+static __attribute__((noinline)) void *
+yield_other(void *out, struct coro__base *self)
 {
-    if (self->ending) { /* a deferred handler cannot suspend a dying coroutine */
+    if (self->flags & CORO__ROOT) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (self->flags & CORO__ENDING) { /* a deferred handler cannot suspend a dying coroutine */
         errno = ECANCELED;
-        return -1;
+        return NULL;
     }
-    self->transfer = out;
-    set_status(self, CORO_SUSPENDED);
-    leave(t, self, 0);
-    if (self->closing)
-        finish(self, NULL, 0);
-    return 0;
-}
-
-int
-coro__suspend(struct coro *self)
-{
-    return suspend(coro__thr(), self, NULL);
-}
-
-int
-coro__switch_to(struct coro *self, struct coro *next)
-{
-    struct coro__thread *t = coro__thr();
-
-    if (self->ending) {
-        errno = ECANCELED;
-        return -1;
-    }
-    set_status(self, CORO_SUSPENDED);
-    set_status(next, CORO_RUNNING);
-    next->resumer = self->resumer;
-    t->current = next;
-    switch_ctx(t, self, next, 0);
-    if (self->closing)
-        finish(self, NULL, 0);
-    return 0;
+    return ((struct coro *)self)->ops->yield((struct coro *)self, out);
 }
 
 void *
 coro_yield(void *out)
 {
-    struct coro__thread *t = coro__thr();
-    struct coro *self = t->current;
+    struct coro__thread *t = coro__thr_ptr;
+    struct coro__base *self = t->current, *back;
 
-    if (self == NULL) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (self->sched) { /* a task: its scheduler ignores out and sends NULL */
-        coro__task_yield(self);
-        return NULL;
-    }
-    if (suspend(t, self, out) == -1)
-        return NULL;
-    return self->transfer;
+    if (__builtin_expect(self->flags != 0, 0))
+        return yield_other(out, self);
+    back = self->resumer;
+    if (self->out)
+        *self->out = out;
+    set_status(self, CORO_SUSPENDED);
+    set_status(back, CORO_RUNNING);
+    t->current = back;
+    return go_back(t, self, back);
+}
+
+int
+coro__resume(struct coro *co)
+{
+    struct coro__thread *t = coro__thr_peek();
+    struct coro__base *self = t->current;
+
+    link_in(t, self, co, NULL);
+    return enter(t, self, co);
+}
+
+void
+coro__suspend(struct coro *self)
+{
+    struct coro__thread *t = coro__thr_peek();
+    struct coro__base *back = self->b.resumer;
+
+    set_status(&self->b, CORO_SUSPENDED);
+    set_status(back, CORO_RUNNING);
+    t->current = back;
+    (void)go_back(t, &self->b, back);
+}
+
+int
+coro__switch_to(struct coro *self, struct coro *next)
+{
+    struct coro__thread *t = coro__thr_peek();
+
+    next->b.resumer = self->b.resumer;
+    next->b.out = NULL;
+    set_status(&self->b, CORO_SUSPENDED);
+    t->current = &next->b;
+    return enter(t, &self->b, next);
 }
 
 int
 coro__close(struct coro *co)
 {
-    switch (co->status) {
+    struct coro__thread *t = coro__thr_peek();
+    struct coro__base *self;
+
+    switch (co->b.status) {
     case CORO_CREATED:
-        set_status(co, CORO_DEAD);
-        co->stack.ready = 1; /* its context never ran: still ready */
+        set_status(&co->b, CORO_DEAD);
+        co->parked = 1; /* its context never ran: still as good as new */
         return 0;
     case CORO_SUSPENDED:
-        /* Wake it inside coro_yield() only to run its handlers and die. */
-        co->closing = 1;
-        co->transfer = NULL;
-        enter(coro__thr(), co);
+        /* Run its handlers on its own stack, and let it die there. */
+        self = t->current;
+        link_in(t, self, co, NULL);
+        set_status(&co->b, CORO_RUNNING);
+        leaving(t, self, &co->b, 0);
+        (void)coro__ctx_ontop(&self->ctx, &co->b.ctx, closing);
+        arrived(t, self);
         return 0;
     case CORO_RUNNING:
     case CORO_NORMAL:
         errno = EBUSY;
         return -1;
-    case CORO_DEAD:
     default:
         return 0;
     }
 }
 
 int
+coro__destroy(struct coro *co)
+{
+    if (coro__close(co) == -1)
+        return -1;
+    coro__stack_put(co->stack);
+    return 0;
+}
+
+int
 coro_close(coro_t *co)
 {
-    if (check_owner(coro__thr(), co) == -1)
+    if (check_owner(coro__thr_peek(), co) == -1)
         return -1;
     return coro__close(co);
 }
@@ -359,10 +462,9 @@ coro_destroy(coro_t *co)
 {
     if (co == NULL)
         return 0;
-    if (check_owner(coro__thr(), co) == -1 || coro__close(co) == -1)
+    if (check_owner(coro__thr_peek(), co) == -1)
         return -1;
-    coro__stack_put(co);
-    return 0;
+    return coro__destroy(co);
 }
 
 coro_status_t
@@ -372,19 +474,19 @@ coro_status(const coro_t *co)
         errno = EINVAL;
         return CORO_DEAD;
     }
-    return __atomic_load_n(&co->status, __ATOMIC_RELAXED);
+    return (coro_status_t)__atomic_load_n(&co->b.status, __ATOMIC_RELAXED);
 }
 
 coro_t *
 coro_self(void)
 {
-    return coro__thr()->current;
+    return coro__self();
 }
 
 int
 coro_defer(void (*fn)(void *), void *arg)
 {
-    struct coro *self = coro__thr()->current;
+    struct coro *self = coro__self();
     struct coro__defer *d;
 
     if (self == NULL) {
@@ -410,12 +512,26 @@ coro_defer(void (*fn)(void *), void *arg)
 int
 coro_exit(void *result)
 {
-    struct coro *self = coro__thr()->current;
+    struct coro *self = coro__self();
 
     if (self == NULL) {
         errno = EPERM;
         return -1;
     }
-    finish(self, result, 0);
+    finish(coro__thr_peek(), self, result, 0);
     return -1; /* not reached */
+}
+
+/* For the overflow report (stack.h): async-signal-safe. */
+static int
+describe(const struct coro__stack *st, struct coro__stack_user *user)
+{
+    const struct coro *co = object_of(st);
+
+    if (co->stack != st)
+        return -1;
+    user->handle = co;
+    user->kind = co->ops ? co->ops->kind : "coroutine";
+    user->fn = (void (*)(void))co->fn;
+    return 0;
 }

@@ -1,107 +1,131 @@
 /*
  * The pool: stacks of ended coroutines, kept per thread for the next
  * coroutines of the same size, so that making one normally costs no system
- * call. A stack whose coroutine returned normally keeps a context parked at
- * the top of trampoline() (coro.c) and needs no makecontext() either. A few
- * lists, one per stack size in use; at most "max" stacks in all. Pooled
- * stacks keep the pages their coroutines touched; stacks beyond the pool go
- * back to their slab (stack.c), which returns the pages to the kernel.
+ * call. A pooled stack keeps what its last user left on it (the coroutine
+ * object parks a ready context there, see coro.c). A few lists, one per
+ * stack size in use; at most "max" stacks in all. Pooled stacks keep the
+ * pages their coroutines touched; stacks beyond the pool go back to their
+ * slab (stack.c), which returns the pages to the kernel.
  */
 #include "config.h"
 
-#include "coro-int.h"
+#include "coro.h"
+#include "stack.h"
 
-static struct coro *
-pool_pop(struct coro__pool *pool, size_t size)
+enum { POOL_SIZES = 4 };
+
+#if CORO_SWITCH_FAST
+#define TLS_MODEL __attribute__((tls_model("initial-exec"))) /* see coro.c */
+#else
+#define TLS_MODEL
+#endif
+
+/* The calling thread's free stacks. max starts at CORO_POOL_DEFAULT: it is
+ * kept as max - CORO_POOL_DEFAULT, so that the zeroed state of a new
+ * thread is its initial state. */
+static __thread struct {
+    struct {
+        size_t size;
+        struct coro__stack *head;
+    } list[POOL_SIZES];
+    size_t n;                    /* stacks pooled */
+    size_t max_delta;            /* the most it keeps, minus CORO_POOL_DEFAULT */
+    int hooked;                  /* release_all() is set to run at thread exit */
+} pool TLS_MODEL;
+
+static size_t
+pool_max(void)
 {
-    for (int i = 0; i < CORO__POOL_SIZES; i++) {
-        struct coro *co = pool->list[i].head;
-
-        if (co && pool->list[i].size == size) {
-            pool->list[i].head = co->stack.next;
-            pool->n--;
-            return co;
-        }
-    }
-    return NULL;
+    return pool.max_delta + CORO_POOL_DEFAULT;
 }
 
 /* Free pooled stacks until at most max are left. */
 static void
-pool_trim(struct coro__pool *pool, size_t max)
+trim(size_t max)
 {
-    for (int i = 0; i < CORO__POOL_SIZES && pool->n > max; i++) {
-        struct coro *co;
+    for (int i = 0; i < POOL_SIZES && pool.n > max; i++) {
+        struct coro__stack *st;
 
-        while (pool->n > max && (co = pool->list[i].head) != NULL) {
-            pool->list[i].head = co->stack.next;
-            pool->n--;
-            coro__stack_release(co);
+        while (pool.n > max && (st = pool.list[i].head) != NULL) {
+            pool.list[i].head = st->next;
+            pool.n--;
+            coro__stack_release(st);
         }
     }
 }
 
-void
-coro__pool_release(struct coro__pool *pool)
+/* At thread exit (stack.c calls it): empty the pool for good, so that
+ * stacks freed later in the thread's exit go straight back too. */
+static void
+release_all(void)
 {
-    pool->max = 0; /* stacks freed later in the thread's exit go straight back */
-    pool_trim(pool, 0);
+    pool.max_delta = (size_t)0 - CORO_POOL_DEFAULT;
+    trim(0);
 }
 
-static int
-pool_push(struct coro__thread *t, struct coro *co)
+struct coro__stack *
+coro__stack_get(size_t size)
 {
-    struct coro__pool *pool = &t->pool;
-    int i, free_list = -1;
+    struct coro__stack *st;
 
-    if (pool->n >= pool->max)
+    for (int i = 0; i < POOL_SIZES; i++) {
+        st = pool.list[i].head;
+        if (st && pool.list[i].size == size) {
+            pool.list[i].head = st->next;
+            pool.n--;
+            st->reused = 1;
+            return st;
+        }
+    }
+    return coro__stack_new(size);
+}
+
+/* Into the list of its size, or an empty one; 0, or -1 when it cannot be
+ * pooled. */
+static int
+push(struct coro__stack *st)
+{
+    int i, empty = -1;
+
+    if (pool.n >= pool_max())
         return -1;
-    for (i = 0; i < CORO__POOL_SIZES; i++) {
-        if (pool->list[i].head && pool->list[i].size == co->stack.size)
+    for (i = 0; i < POOL_SIZES; i++) {
+        if (pool.list[i].head && pool.list[i].size == st->size)
             break;
-        if (pool->list[i].head == NULL && free_list < 0)
-            free_list = i;
+        if (pool.list[i].head == NULL && empty < 0)
+            empty = i;
     }
-    if (i == CORO__POOL_SIZES) {
-        if (free_list < 0)
+    if (i == POOL_SIZES) {
+        if (empty < 0)
             return -1; /* other sizes fill every list: do not pool this one */
-        i = free_list;
-        pool->list[i].size = co->stack.size;
+        i = empty;
+        pool.list[i].size = st->size;
     }
-    if (coro__at_thread_exit(t) == -1)
-        return -1; /* it could not be released at thread exit */
-    co->stack.next = pool->list[i].head;
-    pool->list[i].head = co;
-    pool->n++;
+    if (!pool.hooked) {
+        if (!coro__stack_exit_noticed())
+            return -1; /* nothing could release it at thread exit */
+        coro__stack_on_thread_exit(release_all);
+        pool.hooked = 1;
+    }
+    st->next = pool.list[i].head;
+    pool.list[i].head = st;
+    pool.n++;
     return 0;
 }
 
-struct coro *
-coro__stack_get(size_t size)
-{
-    struct coro *co = pool_pop(&coro__thr()->pool, size);
-
-    if (co == NULL && (co = coro__stack_new(size)) == NULL)
-        return NULL;
-    coro__san_stack_init(&co->stack.san, co->stack.lo, (size_t)((char *)co - co->stack.lo),
-                         !co->stack.ready);
-    return co;
-}
-
 void
-coro__stack_put(struct coro *co)
+coro__stack_put(struct coro__stack *st)
 {
-    if (pool_push(coro__thr(), co) == -1)
-        coro__stack_release(co);
+    if (push(st) == -1)
+        coro__stack_release(st);
 }
 
 size_t
 coro_stack_pool(size_t max)
 {
-    struct coro__pool *pool = &coro__thr()->pool;
-    size_t old = pool->max;
+    size_t old = pool_max();
 
-    pool->max = max;
-    pool_trim(pool, max);
+    pool.max_delta = max - CORO_POOL_DEFAULT;
+    trim(max);
     return old;
 }

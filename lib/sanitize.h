@@ -1,10 +1,11 @@
 /*
- * What the sanitizers need to hear about a stack switch (coro.c calls these
- * around every switch). AddressSanitizer tracks which stack is in use
- * (__sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber),
- * ThreadSanitizer keeps one "fiber" per stack. Detected at compile time, so
- * that a user's own -fsanitize build of libcoro just works; without a
- * sanitizer everything here is empty. (valgrind: see stack.c.)
+ * What the sanitizers need to hear about a switch of stacks (coro.c calls
+ * these around every switch). AddressSanitizer tracks which stack is in
+ * use (__sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber);
+ * ThreadSanitizer keeps a "fiber" per stack, with its shadow call stack.
+ * Detected at compile time, so that a user's own -fsanitize build of
+ * libcoro just works; without a sanitizer everything here is empty and
+ * costs nothing. (valgrind: see stack.c.)
  */
 #ifndef CORO_SANITIZE_H
 #define CORO_SANITIZE_H
@@ -38,24 +39,26 @@
  * __tsan_switch_to_fiber() but left after the switch back would pop the
  * wrong one (no_sanitize does not remove those hooks). So nothing between
  * the two may be a C frame of its own: these helpers and the backends'
- * coro__ctx_switch() are always inlined into the caller's frame. */
+ * switch functions are always inlined into the caller's frame. */
 #define CORO__ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* Per thread: the bounds of the thread's own stack (learnt from ASan the
- * first time the thread leaves it) and its TSan fiber. */
-struct coro__san_thread {
+/* Per context (each coroutine, and each thread's own stack). */
+struct coro__san_ctx {
 #if CORO__ASAN
-    const void *main_bottom;
-    size_t main_size;
-    int from_main; /* the switch being finished left the thread's own stack */
+    void *fake;                  /* its fake stack while it is switched out */
+    const void *bottom;          /* its stack; the thread's is learnt on leaving it */
+    size_t size;
 #endif
 #if CORO__TSAN
-    void *main_fiber;
+    void **fiber;                /* its TSan fiber: in its stack's coro__san_stack */
 #endif
-    char unused; /* keeps the struct non-empty */
+    char unused;                 /* keeps the struct non-empty */
 };
 
-/* Per stack (kept in the pool with it): its TSan fiber. */
+/* Per stack (stack.c keeps it with the stack, in the pool too): the TSan
+ * fiber whose shadow stack describes the frames on it. It lives as long as
+ * the frames: a parked stack keeps them (the next coroutine on it starts by
+ * returning from one), a context made anew on it has none. */
 struct coro__san_stack {
 #if CORO__TSAN
     void *fiber;
@@ -63,85 +66,98 @@ struct coro__san_stack {
     char unused;
 };
 
-/* A new or reused stack [lo, lo + size) for a coroutine: clear what a
- * previous one left (ASan poison of abandoned frames) and give it a TSan
- * fiber. fresh: the stack gets a new context (makecontext); the fiber of
- * its old one, whose frames were abandoned, is replaced too. */
+/* Per thread: the context that is switching, seen by the side that arrives. */
+struct coro__san_thread {
+#if CORO__ASAN
+    struct coro__san_ctx *from;
+#endif
+    char unused;
+};
+
+/* The context of the thread's own stack; fiber: where to keep its TSan fiber. */
 static inline void
-coro__san_stack_init(struct coro__san_stack *s, void *lo, size_t size, int fresh)
+coro__san_root_init(struct coro__san_ctx *root, void **fiber)
+{
+#if CORO__TSAN
+    *fiber = __tsan_get_current_fiber();
+    root->fiber = fiber;
+#endif
+    (void)root, (void)fiber;
+}
+
+/* A coroutine's context on the stack [lo, lo + size) with stack state st.
+ * fresh: the context was just made, so no frames of an earlier coroutine
+ * on the stack are kept. */
+static inline void
+coro__san_ctx_init(struct coro__san_ctx *c, struct coro__san_stack *st, void *lo, size_t size,
+                   int fresh)
+{
+#if CORO__ASAN
+    c->fake = NULL;
+    c->bottom = lo;
+    c->size = size;
+    ASAN_UNPOISON_MEMORY_REGION(lo, size); /* frames an earlier coroutine abandoned */
+#endif
+#if CORO__TSAN
+    if (fresh && st->fiber) {
+        __tsan_destroy_fiber(st->fiber);
+        st->fiber = NULL;
+    }
+    c->fiber = &st->fiber;
+#endif
+    (void)c, (void)st, (void)lo, (void)size, (void)fresh;
+}
+
+/* The stack goes away (stack.c). */
+static inline void
+coro__san_stack_fini(struct coro__san_stack *st, void *lo, size_t size)
 {
 #if CORO__ASAN
     ASAN_UNPOISON_MEMORY_REGION(lo, size);
 #endif
 #if CORO__TSAN
-    if (s->fiber && fresh) {
-        __tsan_destroy_fiber(s->fiber);
-        s->fiber = NULL;
-    }
-    if (s->fiber == NULL)
-        s->fiber = __tsan_create_fiber(0);
+    if (st->fiber)
+        __tsan_destroy_fiber(st->fiber);
+    st->fiber = NULL;
 #endif
-    (void)s, (void)lo, (void)size, (void)fresh;
+    (void)st, (void)lo, (void)size;
 }
 
-/* The stack is being unmapped. */
-static inline void
-coro__san_stack_fini(struct coro__san_stack *s, void *lo, size_t size)
-{
-#if CORO__ASAN
-    ASAN_UNPOISON_MEMORY_REGION(lo, size);
-#endif
-#if CORO__TSAN
-    if (s->fiber)
-        __tsan_destroy_fiber(s->fiber);
-    s->fiber = NULL;
-#endif
-    (void)s, (void)lo, (void)size;
-}
-
-/* Right before a switch to the stack to (NULL: the thread's own stack, of
- * which ASan then knows the bounds). dying: the stack being left will not
- * be switched back to as it is (its coroutine ended). Returns what
- * coro__san_arrived() needs on this side. */
-static CORO__ALWAYS_INLINE void *
-coro__san_leaving(struct coro__san_thread *t, int from_main, struct coro__san_stack *to,
-                  const void *to_lo, size_t to_size, int dying)
-{
-    void *fake = NULL;
-
-#if CORO__ASAN
-    if (to == NULL) {
-        to_lo = t->main_bottom;
-        to_size = t->main_size;
-    }
-    t->from_main = from_main;
-    __sanitizer_start_switch_fiber(dying ? NULL : &fake, to_lo, to_size);
-#endif
-#if CORO__TSAN
-    if (t->main_fiber == NULL)
-        t->main_fiber = __tsan_get_current_fiber();
-    __tsan_switch_to_fiber(to ? to->fiber : t->main_fiber, 0);
-#endif
-    (void)t, (void)from_main, (void)to, (void)to_lo, (void)to_size, (void)dying;
-    return fake;
-}
-
-/* Right after a switch, on the side that runs now (also the first code on
- * a new stack, with fake NULL). */
+/* Right before a switch from one context to another. dying: from will
+ * never be switched back to as it is (its coroutine ended). */
 static CORO__ALWAYS_INLINE void
-coro__san_arrived(struct coro__san_thread *t, void *fake)
+coro__san_leave(struct coro__san_thread *t, struct coro__san_ctx *from, struct coro__san_ctx *to,
+                int dying)
+{
+#if CORO__ASAN
+    t->from = from;
+    __sanitizer_start_switch_fiber(dying ? NULL : &from->fake, to->bottom, to->size);
+#endif
+#if CORO__TSAN
+    if (*to->fiber == NULL) /* made only when first needed */
+        *to->fiber = __tsan_create_fiber(0);
+    __tsan_switch_to_fiber(*to->fiber, 0);
+#endif
+    (void)t, (void)from, (void)to, (void)dying;
+}
+
+/* Right after a switch, on the side that runs now (also the first code of
+ * a new coroutine, and of an ontop function). */
+static CORO__ALWAYS_INLINE void
+coro__san_arrive(struct coro__san_thread *t, struct coro__san_ctx *self)
 {
 #if CORO__ASAN
     const void *old_bottom;
     size_t old_size;
 
-    __sanitizer_finish_switch_fiber(fake, &old_bottom, &old_size);
-    if (t->from_main && t->main_bottom == NULL) {
-        t->main_bottom = old_bottom;
-        t->main_size = old_size;
+    __sanitizer_finish_switch_fiber(self->fake, &old_bottom, &old_size);
+    self->fake = NULL;
+    if (t->from->bottom == NULL) { /* it left the thread's own stack */
+        t->from->bottom = old_bottom;
+        t->from->size = old_size;
     }
 #endif
-    (void)t, (void)fake;
+    (void)t, (void)self;
 }
 
 #endif /* CORO_SANITIZE_H */

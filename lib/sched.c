@@ -1,8 +1,10 @@
 /*
- * The round-robin scheduler: tasks are coroutines owned by a scheduler. A
- * FIFO ready queue decides who runs next; a task that yields or is woken
- * goes to the back. Blocked tasks sit in wait queues (channels) and in the
- * timer heap, never in the ready queue, so nothing ever polls.
+ * The round-robin scheduler: tasks are coroutines that a scheduler manages
+ * (object.h), each with its scheduler state (struct task) in the object's
+ * ext area. A FIFO ready queue decides who runs next; a task that yields
+ * or is woken goes to the back. Blocked tasks are in no queue of the
+ * scheduler's, only in what their wait's clauses are queued in (wait.h)
+ * and, with a deadline, in the timer heap, so nothing ever polls.
  *
  * A task that yields or blocks switches straight to the next ready task
  * (park), so each change of task is one context switch. coro_sched_run() is
@@ -15,47 +17,148 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-#include "coro-int.h"
+#include "list.h"
+#include "object.h"
+#include "wait.h"
+#include "timer.h"
 
+struct task {
+    struct coro_sched *sched;
+    struct coro__wait *wait;     /* what it is blocked on, or NULL */
+    struct coro__link tasks;     /* in sched->tasks while alive */
+    struct coro__clause timeout; /* its deadline's clause, while it waits with one */
+    struct coro__timer timer;
+};
+_Static_assert(sizeof(struct task) <= CORO__EXT_SIZE, "struct task must fit in a coroutine's ext");
+
+/* The ready queue is a ring of task pointers: a push or a pop touches the
+ * ring and nothing of any other task. A task is in it at most once, so it
+ * never holds more than the scheduler's tasks, for whom spawning reserves
+ * room. */
 struct coro_sched {
-    struct coro__link ready;     /* runnable tasks, in order */
+    struct task **ring;
+    size_t cap, head, nready;    /* cap: a power of 2, or 0 */
+    size_t ntasks;
     struct coro__link tasks;     /* every live task */
-    size_t nready, ntasks;
     struct coro__heap timers;    /* blocked tasks with a deadline */
     uint64_t owner;              /* the id of the thread it belongs to */
     uint64_t switches;           /* times a task was switched in */
     size_t round;                /* tasks to run before the timers are looked at again */
-    struct coro *current;        /* the task running, or the last one that ran */
+    struct task *current;        /* the task running, or the last one that ran */
     int busy;                    /* inside coro_sched_run() or coro_sched_destroy() */
 };
 
+static void *task_yield(struct coro *self, void *out);
+
+static const struct coro__ops task_ops = {
+    .kind = "task",
+    .yield = task_yield,
+};
+
+static inline struct task *
+task_of(struct coro *co)
+{
+    return coro__ext(co);
+}
+
+static inline struct coro *
+co_of(struct task *t)
+{
+    return coro__of_ext(t);
+}
+
+/* The running task, or NULL when the running coroutine is not one. */
+static inline struct task *
+self_task(void)
+{
+    struct coro *co = coro__self();
+
+    return co && co->ops == &task_ops ? task_of(co) : NULL;
+}
+
+static inline void
+make_ready(struct task *t)
+{
+    struct coro_sched *s = t->sched;
+
+    s->ring[(s->head + s->nready++) & (s->cap - 1)] = t;
+}
+
 /* The next task to run, out of the ready queue, or NULL. */
-static struct coro *
+static inline struct task *
 pop_ready(struct coro_sched *s)
 {
-    struct coro__link *l = coro__list_pop(&s->ready);
+    struct task *t;
 
-    if (l == NULL)
+    if (s->nready == 0)
         return NULL;
+    t = s->ring[s->head];
+    s->head = (s->head + 1) & (s->cap - 1);
     s->nready--;
-    return coro__container_of(l, struct coro, runq);
+    return t;
 }
 
-static void
-make_ready(struct coro *t)
+/* Room in the ring for n tasks. 0, or -1 ENOMEM. */
+static int
+reserve(struct coro_sched *s, size_t n)
 {
-    coro__list_push(&t->sched->ready, &t->runq);
-    t->sched->nready++;
+    size_t cap = s->cap ? s->cap : 64;
+    struct task **ring;
+
+    if (n <= s->cap)
+        return 0;
+    while (cap < n)
+        cap *= 2;
+    if ((ring = malloc(cap * sizeof *ring)) == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t i = 0; i < s->nready; i++) /* unwrapped, from the head */
+        ring[i] = s->ring[(s->head + i) & (s->cap - 1)];
+    free(s->ring);
+    s->ring = ring;
+    s->cap = cap;
+    s->head = 0;
+    return 0;
 }
 
 static void
-reap(struct coro_sched *s, struct coro *t)
+reap(struct coro_sched *s, struct task *t)
 {
     coro__list_unlink(&t->tasks);
     s->ntasks--;
-    coro__stack_put(t);
+    (void)coro__destroy(co_of(t)); /* it is dead: this only frees it */
+}
+
+/* The one place a wait ends, fired or cancelled: every clause leaves its
+ * queue, and what the wait owns is freed (a task closed while it waits
+ * never gets back to free it). */
+static void
+end_wait(struct coro__wait *w)
+{
+    for (struct coro__clause *c = w->clauses; c; c = c->next)
+        c->cancel(c);
+    w->clauses = NULL;
+    if (w->owned) {
+        free(w->owned);
+        w->owned = NULL;
+    }
+    ((struct task *)w->task)->wait = NULL;
+}
+
+void
+coro__fire(struct coro__clause *c, int err)
+{
+    struct coro__wait *w = c->wait;
+    int id = c->id; /* c may be in what end_wait() frees */
+
+    end_wait(w);
+    w->fired = id;
+    w->err = err;
+    make_ready(w->task);
 }
 
 /* Wake, in deadline order, every task whose deadline is not after now. */
@@ -65,20 +168,22 @@ fire_timers(struct coro_sched *s, int64_t now)
     struct coro__timer *tm;
 
     while ((tm = coro__heap_top(&s->timers)) != NULL && tm->deadline <= now) {
-        struct coro *t = coro__container_of(tm, struct coro, timer);
-        coro__wake(t->waiting, -1, ETIMEDOUT);
+        struct task *t = coro__container_of(tm, struct task, timer);
+
+        coro__fire(&t->timeout, ETIMEDOUT);
     }
 }
 
 /* While timers are armed, look at the clock once per round of the ready
  * queue: a deadline is noticed at most one round late, and a busy queue
- * costs no clock reads per switch. */
-static void
+ * costs no clock reads per switch. A round is the tasks that were ready
+ * when the clock was last read; when fewer are ready now, it is over. */
+static inline void
 poll_timers(struct coro_sched *s)
 {
     if (s->timers.n == 0)
         return;
-    if (s->round > 0) {
+    if (s->round > 0 && s->round <= s->nready) {
         s->round--;
         return;
     }
@@ -86,23 +191,14 @@ poll_timers(struct coro_sched *s)
     s->round = s->nready;
 }
 
-/* Start or continue t: the bookkeeping of every switch into a task. */
-static void
-prepare(struct coro_sched *s, struct coro *t)
-{
-    s->switches++;
-    s->current = t;
-    t->transfer = NULL; /* what a task's plain coro_yield() returns */
-}
-
 /* The running task self gives way: to the back of the queue first when it
  * yields (requeue), not when it blocks. Then the next ready task runs in its
  * place, or, when none is, the loop in coro_sched_run() takes over. Returns
  * when self runs again. */
-static int
-park(struct coro_sched *s, struct coro *self, int requeue)
+static inline int
+park(struct coro_sched *s, struct task *self, int requeue)
 {
-    struct coro *next;
+    struct task *next;
 
     if (requeue)
         make_ready(self);
@@ -110,10 +206,13 @@ park(struct coro_sched *s, struct coro *self, int requeue)
     next = pop_ready(s);
     if (next == self)
         return 0; /* it is alone: no switch at all */
-    if (next == NULL)
-        return coro__suspend(self);
-    prepare(s, next);
-    return coro__switch_to(self, next);
+    if (next == NULL) {
+        coro__suspend(co_of(self));
+        return 0;
+    }
+    s->switches++;
+    s->current = next;
+    return coro__switch_to(co_of(self), co_of(next));
 }
 
 /* Nothing is runnable: sleep until the earliest deadline, without spinning. */
@@ -129,6 +228,7 @@ idle(struct coro_sched *s)
     /* EINTR: a signal handler ran; just look at the clock again. */
     (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
     fire_timers(s, coro_now());
+    s->round = s->nready;
 }
 
 static int
@@ -138,7 +238,7 @@ check_sched(const struct coro_sched *s)
         errno = EINVAL;
         return -1;
     }
-    if (s->owner != coro__thr()->id) {
+    if (!coro__mine(s->owner)) {
         errno = EPERM;
         return -1;
     }
@@ -158,30 +258,9 @@ coro_sched_create(void)
         errno = ENOMEM;
         return NULL;
     }
-    coro__list_init(&s->ready);
     coro__list_init(&s->tasks);
-    s->owner = coro__thr()->id;
+    s->owner = coro__thread_id();
     return s;
-}
-
-/* Take a blocked task out of every queue it waits in and out of the heap.
- * Every wait ends here, woken or cancelled, so this is also where waiters
- * allocated by a large select are freed: a task closed before it runs again
- * never gets back to coro_select(). */
-static void
-disarm(struct coro__wait *w)
-{
-    struct coro *t = w->task;
-
-    for (size_t i = 0; i < w->n; i++)
-        coro__list_unlink(&w->waiters[i].link);
-    if (w->owned) {
-        free(w->owned);
-        w->owned = NULL;
-    }
-    if (t->timer.pos)
-        coro__heap_remove(&t->sched->timers, &t->timer);
-    t->waiting = NULL;
 }
 
 int
@@ -191,18 +270,20 @@ coro_sched_destroy(coro_sched_t *s)
         return 0;
     if (check_sched(s) == -1)
         return -1;
-    /* Close every task; their handlers may spawn more, which are closed too. */
+    /* Close every task; their handlers may spawn more, or wake others,
+     * which are closed too. Nothing runs any more: the queue is dropped. */
     s->busy = 1;
     while (!coro__list_empty(&s->tasks)) {
-        struct coro *t = coro__container_of(s->tasks.next, struct coro, tasks);
+        struct task *t = coro__container_of(s->tasks.next, struct task, tasks);
 
-        if (t->waiting) /* leave every wait queue and the timer heap */
-            disarm(t->waiting);
-        coro__list_unlink(&t->runq);
-        coro__close(t);
+        if (t->wait)
+            end_wait(t->wait);
+        (void)coro__close(co_of(t));
+        s->nready = 0;
         reap(s, t);
     }
     coro__heap_free(&s->timers);
+    free(s->ring);
     free(s);
     return 0;
 }
@@ -210,22 +291,24 @@ coro_sched_destroy(coro_sched_t *s)
 int
 coro_spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
 {
-    struct coro *t;
+    struct coro *co;
+    struct task *t;
 
     if (s == NULL || fn == NULL) {
         errno = EINVAL;
         return -1;
     }
-    if (s->owner != coro__thr()->id) {
+    if (!coro__mine(s->owner)) {
         errno = EPERM;
         return -1;
     }
-    /* Room for every task's deadline now, so that blocking never allocates. */
-    if (coro__heap_reserve(&s->timers, s->ntasks + 1) == -1)
+    /* Room for every task in the ready queue and for every task's deadline
+     * now, so that running and blocking never allocate. */
+    if (reserve(s, s->ntasks + 1) == -1 || coro__heap_reserve(&s->timers, s->ntasks + 1) == -1)
         return -1;
-    t = coro_create(fn, arg, stack_size);
-    if (t == NULL)
+    if ((co = coro__create(fn, arg, stack_size, &task_ops)) == NULL)
         return -1;
+    t = task_of(co);
     t->sched = s;
     coro__list_push(&s->tasks, &t->tasks);
     s->ntasks++;
@@ -236,7 +319,7 @@ coro_spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
 int
 coro_sched_run(coro_sched_t *s)
 {
-    struct coro *t;
+    struct task *t;
     int rc = 0;
 
     if (check_sched(s) == -1)
@@ -246,11 +329,10 @@ coro_sched_run(coro_sched_t *s)
     for (;;) {
         poll_timers(s);
         if ((t = pop_ready(s)) != NULL) {
-            prepare(s, t);
-            coro__enter(t);
-            t = s->current; /* the task that came back: it ended or blocked */
-            if (t->status == CORO_DEAD)
-                reap(s, t);
+            s->switches++;
+            s->current = t;
+            if (coro__resume(co_of(t)) == 1)
+                reap(s, s->current); /* the task that came back ended */
             continue;
         }
         if (s->ntasks == 0)
@@ -261,38 +343,43 @@ coro_sched_run(coro_sched_t *s)
             break;
         }
         idle(s);
-        s->round = s->nready;
     }
     s->busy = 0;
     return rc;
 }
 
-int
-coro__task_yield(struct coro *self)
+/* A task's plain coro_yield(): as coro_sched_yield(); its value is lost,
+ * and it gets NULL back. */
+static void *
+task_yield(struct coro *self, void *out)
 {
-    if (self->ending) {
+    struct task *t = task_of(self);
+
+    (void)out;
+    park(t->sched, t, 1);
+    return NULL;
+}
+
+int
+coro_sched_yield(void)
+{
+    struct task *self = self_task();
+
+    if (self == NULL) {
+        errno = EPERM;
+        return -1;
+    }
+    if (coro__ending(co_of(self))) {
         errno = ECANCELED;
         return -1;
     }
     return park(self->sched, self, 1);
 }
 
-int
-coro_sched_yield(void)
-{
-    struct coro *self = coro__thr()->current;
-
-    if (self == NULL || self->sched == NULL) {
-        errno = EPERM;
-        return -1;
-    }
-    return coro__task_yield(self);
-}
-
 coro_sched_t *
 coro_sched_self(void)
 {
-    struct coro *self = coro__thr()->current;
+    struct task *self = self_task();
 
     return self ? self->sched : NULL;
 }
@@ -308,55 +395,60 @@ coro_sched_switches(const coro_sched_t *s)
 }
 
 int
+coro__wait_begin(struct coro__wait *w)
+{
+    struct task *self = self_task();
+
+    if (self == NULL) {
+        errno = EPERM;
+        return -1;
+    }
+    if (coro__ending(co_of(self))) {
+        errno = ECANCELED;
+        return -1;
+    }
+    w->task = self;
+    w->clauses = NULL;
+    w->owned = NULL;
+    w->fired = CORO__TIMEOUT;
+    w->err = 0;
+    return 0;
+}
+
+static void
+cancel_timeout(struct coro__clause *c)
+{
+    struct task *t = coro__container_of(c, struct task, timeout);
+
+    if (t->timer.pos)
+        coro__heap_remove(&t->sched->timers, &t->timer);
+}
+
+int
+coro__wait(struct coro__wait *w, int64_t deadline)
+{
+    struct task *self = w->task;
+
+    if (deadline >= 0) {
+        coro__wait_add(w, &self->timeout, CORO__TIMEOUT, cancel_timeout);
+        coro__heap_push(&self->sched->timers, &self->timer, deadline);
+    }
+    self->wait = w;
+    park(self->sched, self, 0);
+    return w->fired;
+}
+
+int
 coro_sleep(int64_t nsec)
 {
-    struct coro__wait w = {0};
+    struct coro__wait w;
 
     if (nsec < 0) {
         errno = EINVAL;
         return -1;
     }
-    if (coro__can_block() == -1)
+    if (coro__wait_begin(&w) == -1)
         return -1;
-    coro__block(&w, coro__deadline(nsec));
+    (void)coro__wait(&w, coro__deadline(nsec));
     return 0;
-}
-
-int
-coro__can_block(void)
-{
-    struct coro *self = coro__thr()->current;
-
-    if (self == NULL || self->sched == NULL) {
-        errno = EPERM;
-        return -1;
-    }
-    if (self->ending) {
-        errno = ECANCELED;
-        return -1;
-    }
-    return 0;
-}
-
-void
-coro__block(struct coro__wait *w, int64_t deadline)
-{
-    struct coro *self = coro__thr()->current;
-
-    w->task = self;
-    w->fired = -1;
-    w->err = 0;
-    self->waiting = w;
-    if (deadline >= 0)
-        coro__heap_push(&self->sched->timers, &self->timer, deadline);
-    park(self->sched, self, 0); /* cannot fail: coro__can_block() said it is not ending */
-}
-
-void
-coro__wake(struct coro__wait *w, int fired, int err)
-{
-    disarm(w);
-    w->fired = fired;
-    w->err = err;
-    make_ready(w->task);
 }

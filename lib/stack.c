@@ -11,10 +11,16 @@
  * in which they come and go. Slabs are per thread, like the coroutines on
  * them. A stack given back has its pages returned to the kernel; an empty
  * slab is unmapped. (pool.c keeps recently freed stacks in front of this.)
+ *
+ * Each thread that gets stacks also gets, unless it has one, a signal stack
+ * (sigaltstack), so that the overflow handler (overflow.c) can run on it
+ * whenever coro_catch_overflow() is called; both are freed at thread exit.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -23,7 +29,8 @@
 #include <valgrind/valgrind.h>
 #endif
 
-#include "coro-int.h"
+#include "list.h"
+#include "stack.h"
 
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
@@ -38,7 +45,8 @@
 
 enum {
     SLAB_SLOTS = 64,                  /* stacks per slab, at most (one uint64_t of bits) */
-    SLAB_BYTES = 16 * 1024 * 1024     /* a slab's size, roughly, for small stacks */
+    SLAB_BYTES = 16 * 1024 * 1024,    /* a slab's size, roughly, for small stacks */
+    ALTSTACK_SIZE = 64 * 1024         /* the signal stack: the overflow report runs on it */
 };
 
 /* The header, in the slab's first page. */
@@ -50,11 +58,25 @@ struct coro__slab {
     unsigned nslots;
     uint64_t free;               /* bit i: stack i is not in use */
     uint64_t guarded;            /* bit i: stack i's guard is installed */
-    struct coro__link link;      /* in the thread's slabs with a free stack */
+    struct coro__link avail;     /* in the thread's slabs with a free stack */
+    struct coro__link all;       /* in the thread's slabs */
 };
+
+/* The calling thread's slabs, and what its exit must free. */
+enum { EXIT_UNKNOWN, EXIT_NOTICED, EXIT_UNNOTICED };
+static __thread struct {
+    struct coro__link avail, all;
+    int exit;                    /* EXIT_*: is the thread exit hook in place? */
+    void *altstack;              /* ours, or NULL */
+} thr;
 
 enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
 static int guard_mode = GUARD_UNKNOWN;
+
+static void (*exit_fn)(void);
+static pthread_key_t exit_key;
+static int exit_key_made;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 size_t
 coro__page_size(void)
@@ -68,6 +90,87 @@ coro__page_size(void)
         __atomic_store_n(&page, p, __ATOMIC_RELAXED);
     }
     return p;
+}
+
+/* A pthread key destructor: what an exiting thread leaves behind. */
+static void
+thread_exit(void *unused)
+{
+    void (*fn)(void) = __atomic_load_n(&exit_fn, __ATOMIC_ACQUIRE);
+    stack_t cur;
+
+    (void)unused;
+    if (fn)
+        fn();
+    if (thr.altstack) {
+        if (sigaltstack(NULL, &cur) == 0 && cur.ss_sp == thr.altstack) {
+            stack_t off = {.ss_flags = SS_DISABLE};
+
+            sigaltstack(&off, NULL);
+        }
+        munmap(thr.altstack, ALTSTACK_SIZE);
+        thr.altstack = NULL;
+    }
+}
+
+static void
+make_exit_key(void)
+{
+    exit_key_made = pthread_key_create(&exit_key, thread_exit) == 0;
+}
+
+void
+coro__stack_on_thread_exit(void (*fn)(void))
+{
+    __atomic_store_n(&exit_fn, fn, __ATOMIC_RELEASE);
+}
+
+int
+coro__stack_exit_noticed(void)
+{
+    return thr.exit == EXIT_NOTICED;
+}
+
+/* Give the thread a signal stack, unless it has one. Without it an
+ * overflow still kills, only silently. */
+static void
+give_altstack(void)
+{
+    stack_t ss, old;
+
+    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
+        return;
+    ss.ss_sp = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ss.ss_sp == MAP_FAILED)
+        return;
+    ss.ss_size = ALTSTACK_SIZE;
+    ss.ss_flags = 0;
+    if (sigaltstack(&ss, NULL) == -1) {
+        munmap(ss.ss_sp, ALTSTACK_SIZE);
+        return;
+    }
+    thr.altstack = ss.ss_sp;
+}
+
+/* The first time the thread needs a slab (and again until it works):
+ * arrange to be called at its exit, then give it a signal stack. */
+static void
+thread_init(void)
+{
+    int err = errno;
+
+    if (thr.all.next == NULL) {
+        coro__list_init(&thr.avail);
+        coro__list_init(&thr.all);
+    }
+    if (thr.exit != EXIT_NOTICED) {
+        pthread_once(&exit_once, make_exit_key);
+        thr.exit = exit_key_made && pthread_setspecific(exit_key, &thr) == 0 ? EXIT_NOTICED
+                                                                               : EXIT_UNNOTICED;
+        if (thr.exit == EXIT_NOTICED)
+            give_altstack();
+    }
+    errno = err;
 }
 
 /* Does the page at addr fault? Asked once, after the first MADV_GUARD_INSTALL
@@ -117,6 +220,21 @@ all_slots(unsigned n)
     return n == SLAB_SLOTS ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
 }
 
+/* Slot i's stack, and its descriptor at its top. */
+static char *
+slot_lo(const struct coro__slab *slab, unsigned i)
+{
+    return slab->map + 2 * coro__page_size() + i * slab->slot;
+}
+
+static struct coro__stack *
+slot_stack(const struct coro__slab *slab, unsigned i)
+{
+    uintptr_t top = (uintptr_t)slot_lo(slab, i) + slab->size;
+
+    return (struct coro__stack *)((top - sizeof(struct coro__stack)) & ~(uintptr_t)63);
+}
+
 /* A new slab of stacks of size bytes, every stack free, no guard yet. */
 static struct coro__slab *
 slab_map(size_t size)
@@ -141,14 +259,16 @@ slab_map(size_t size)
         .nslots = (unsigned)n,
         .free = all_slots((unsigned)n),
     };
-    coro__list_push(&coro__thr()->slabs, &slab->link);
+    coro__list_push(&thr.avail, &slab->avail);
+    coro__list_push(&thr.all, &slab->all);
     return slab;
 }
 
 static void
 slab_unmap(struct coro__slab *slab)
 {
-    coro__list_unlink(&slab->link);
+    coro__list_unlink(&slab->avail);
+    coro__list_unlink(&slab->all);
     munmap(slab->map, slab->map_size);
 }
 
@@ -158,18 +278,19 @@ slab_empty(const struct coro__slab *slab)
     return slab->free == all_slots(slab->nslots);
 }
 
-struct coro *
+struct coro__stack *
 coro__stack_new(size_t size)
 {
-    struct coro__link *head = &coro__thr()->slabs, *l;
     struct coro__slab *slab = NULL;
-    struct coro *co;
-    size_t page = coro__page_size();
+    struct coro__stack *st;
+    struct coro__link *l;
     unsigned i;
-    char *guard, *lo;
+    char *lo;
 
-    for (l = head->next; l != head; l = l->next) {
-        struct coro__slab *s = coro__container_of(l, struct coro__slab, link);
+    if (thr.exit != EXIT_NOTICED)
+        thread_init();
+    for (l = thr.avail.next; l != &thr.avail; l = l->next) {
+        struct coro__slab *s = coro__container_of(l, struct coro__slab, avail);
 
         if (s->size == size) {
             slab = s;
@@ -181,9 +302,10 @@ coro__stack_new(size_t size)
         return NULL;
     }
     i = (unsigned)__builtin_ctzll(slab->free);
-    guard = slab->map + page + i * slab->slot;
+    lo = slot_lo(slab, i);
     if (!(slab->guarded >> i & 1)) {
-        if (install_guard(guard, page) == -1) { /* out of mappings: no stack without a guard */
+        if (install_guard(lo - coro__page_size(), coro__page_size()) == -1) {
+            /* Out of mappings: no stack without a guard. */
             if (slab_empty(slab))
                 slab_unmap(slab);
             errno = ENOMEM;
@@ -193,37 +315,57 @@ coro__stack_new(size_t size)
     }
     slab->free &= ~((uint64_t)1 << i);
     if (slab->free == 0)
-        coro__list_unlink(&slab->link); /* full */
+        coro__list_unlink(&slab->avail); /* full */
 
-    lo = guard + page;
-    co = (struct coro *)(((uintptr_t)(lo + size) - sizeof *co) & ~(uintptr_t)63);
-    co->stack = (struct coro__stack){
-        .slab = slab,
-        .lo = lo,
-        .size = size,
-    };
+    st = slot_stack(slab, i);
+    *st = (struct coro__stack){.lo = lo, .size = size, .slab = slab};
 #ifdef HAVE_VALGRIND_VALGRIND_H
-    co->stack.vg_id = VALGRIND_STACK_REGISTER(lo, lo + size);
+    st->vg_id = VALGRIND_STACK_REGISTER(lo, lo + size);
 #endif
-    return co;
+    return st;
 }
 
 void
-coro__stack_release(struct coro *co)
+coro__stack_release(struct coro__stack *st)
 {
-    struct coro__stack st = co->stack; /* the object is on the stack */
-    struct coro__slab *slab = st.slab;
-    unsigned i = (unsigned)((size_t)(st.lo - slab->map - 2 * coro__page_size()) / slab->slot);
+    struct coro__stack copy = *st; /* the descriptor is on the stack */
+    struct coro__slab *slab = copy.slab;
+    unsigned i = (unsigned)((size_t)(copy.lo - slot_lo(slab, 0)) / slab->slot);
 
-    coro__san_stack_fini(&st.san, st.lo, st.size);
+    coro__san_stack_fini(&copy.san, copy.lo, copy.size);
 #ifdef HAVE_VALGRIND_VALGRIND_H
-    VALGRIND_STACK_DEREGISTER(st.vg_id);
+    VALGRIND_STACK_DEREGISTER(copy.vg_id);
 #endif
     if (slab->free == 0)
-        coro__list_push(&coro__thr()->slabs, &slab->link); /* no longer full */
+        coro__list_push(&thr.avail, &slab->avail); /* no longer full */
     slab->free |= (uint64_t)1 << i;
     if (slab_empty(slab))
         slab_unmap(slab);
     else
-        madvise(st.lo, st.size, MADV_DONTNEED); /* give its pages back */
+        madvise(copy.lo, copy.size, MADV_DONTNEED); /* give its pages back */
+}
+
+struct coro__stack *
+coro__stack_of_guard(const void *addr)
+{
+    const char *a = addr;
+    size_t page = coro__page_size();
+    struct coro__link *l;
+
+    if (thr.all.next == NULL)
+        return NULL; /* this thread has no stacks */
+    for (l = thr.all.next; l != &thr.all; l = l->next) {
+        const struct coro__slab *slab = coro__container_of(l, struct coro__slab, all);
+        const char *first = slot_lo(slab, 0) - page; /* slot 0's guard */
+        size_t off, i;
+
+        if (a < first || a >= slab->map + slab->map_size)
+            continue;
+        off = (size_t)(a - first);
+        i = off / slab->slot;
+        if (off % slab->slot >= page || slab->free >> i & 1)
+            return NULL; /* in a stack, or the guard of one not in use */
+        return slot_stack(slab, (unsigned)i);
+    }
+    return NULL;
 }

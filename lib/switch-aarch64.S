@@ -1,17 +1,35 @@
 /*
- * The fast switch for aarch64 (AAPCS64): save what a callee must preserve
- * (x19-x28, the frame pointer x29, the link register x30, d8-d15 and FPCR)
- * on the running stack, store the stack pointer, load the other one,
- * restore. No system call: the signal mask stays the thread's.
+ * The fast switch for aarch64 (AAPCS64). A context is the stack pointer of
+ * a 176-byte frame that holds what a callee must preserve: x19-x28, the
+ * frame pointer x29, the link register x30 (where to go on), d8-d15 and
+ * FPCR. Saving stores that frame on the running stack; loading reads the
+ * other one and returns through x30. No system call: the signal mask stays
+ * the thread's.
  *
- * void coro__fast_switch(void **save_sp, void *load_sp);
- * void coro__fast_enter(void **save_sp, const ucontext_t *first);
- *     saves like coro__fast_switch, then enters a context made by
- *     makecontext() through setcontext(), which does not return.
+ * The callee-saved registers are saved here and nowhere else (the C code
+ * tail-calls these functions). FPCR is saved every time but written only
+ * when it differs from the one in force: msr fpcr is slow on many cores,
+ * and a compare is free.
+ *
+ * void *coro__fast_switch(void **load, void *val, void **save);
+ * void *coro__fast_start(void **load, void *val, void **save);
+ *     (the saved FPCR is not loaded: a new coroutine keeps the caller's)
+ * void *coro__fast_ontop(void **load, void (*fn)(void), void **save);
+ *     See switch-x86_64.S.
+ *
+ * This ends with ret, not br: under BTI an indirect br must land on a bti
+ * instruction, and return addresses have none.
  */
 #if defined(__aarch64__)
 
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#define LANDING bti c
+#else
+#define LANDING
+#endif
+
 .macro SAVE
+    LANDING
     sub sp, sp, #176
     stp x19, x20, [sp, #0]
     stp x21, x22, [sp, #16]
@@ -25,21 +43,21 @@
     stp d14, d15, [sp, #144]
     mrs x9, fpcr
     str x9, [sp, #160]
-    mov x9, sp
-    str x9, [x0]
+    mov x10, sp
+    str x10, [x2]
+    ldr x11, [x0]
 .endm
 
-    .text
+.macro LOAD_FPCR
+    ldr x10, [x11, #160]
+    cmp x10, x9
+    b.eq 1f
+    msr fpcr, x10
+1:
+.endm
 
-    .globl coro__fast_switch
-    .hidden coro__fast_switch
-    .type coro__fast_switch, %function
-    .p2align 4
-coro__fast_switch:
-    SAVE
-    mov sp, x1
-    ldr x9, [sp, #160]
-    msr fpcr, x9
+.macro LOAD_REGS
+    mov sp, x11
     ldp x19, x20, [sp, #0]
     ldp x21, x22, [sp, #16]
     ldp x23, x24, [sp, #32]
@@ -51,23 +69,64 @@ coro__fast_switch:
     ldp d12, d13, [sp, #128]
     ldp d14, d15, [sp, #144]
     add sp, sp, #176
+.endm
+
+    .text
+
+    .globl coro__fast_switch
+    .hidden coro__fast_switch
+    .type coro__fast_switch, %function
+    .p2align 4
+coro__fast_switch:
+    SAVE
+    LOAD_FPCR
+    LOAD_REGS
+    mov x0, x1
     ret
     .size coro__fast_switch, .-coro__fast_switch
 
-    .globl coro__fast_enter
-    .hidden coro__fast_enter
-    .type coro__fast_enter, %function
+    .globl coro__fast_start
+    .hidden coro__fast_start
+    .type coro__fast_start, %function
     .p2align 4
-coro__fast_enter:
+coro__fast_start:
     SAVE
+    LOAD_REGS
     mov x0, x1
-    bl setcontext
+    ret
+    .size coro__fast_start, .-coro__fast_start
+
+    .globl coro__fast_ontop
+    .hidden coro__fast_ontop
+    .type coro__fast_ontop, %function
+    .p2align 4
+coro__fast_ontop:
+    SAVE
+    LOAD_FPCR
+    LOAD_REGS
+    blr x1
     brk #0
-    .size coro__fast_enter, .-coro__fast_enter
+    .size coro__fast_ontop, .-coro__fast_ontop
 
 #endif
 
-/* No executable stack, also in the empty object built for other targets. */
 #if defined(__ELF__)
+/* No executable stack, also in the empty object built for other targets. */
     .section .note.GNU-stack,"",%progbits
+
+#if defined(__aarch64__) && defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+/* Every function begins with bti c, so the object supports BTI, and the
+ * linker keeps the library marked when every other object is. Not PAC:
+ * the saved x30 is stored unsigned in the frame. */
+    .section .note.gnu.property,"a"
+    .p2align 3
+    .long 4                     /* name size: "GNU" */
+    .long 16                    /* descriptor size */
+    .long 5                     /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz "GNU"
+    .long 0xc0000000            /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+    .long 4
+    .long 1                     /* GNU_PROPERTY_AARCH64_FEATURE_1_BTI */
+    .p2align 3
+#endif
 #endif

@@ -1,30 +1,74 @@
-/* The fast backend's C part: making a context and entering it the first
- * time (see switch-fast.h). */
+/*
+ * The fast backend's C part: a new context, made by makecontext() and
+ * turned into the frame that the assembly switch loads (switch-x86_64.S,
+ * switch-aarch64.S describe it), and the backend's name.
+ */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <string.h>
+#include <ucontext.h>
 
 #include "coro.h"
 #include "switch.h"
 
-/* The ucontext_t goes at the top of the stack, below the caller's data:
- * it is needed only until the first entry, and the context stays two
- * pointers (the thread's own context is one of these too). */
+/* makecontext() needs a context that getcontext() filled, and getcontext()
+ * makes a system call (it reads the signal mask). Nothing of it matters
+ * here but the registers makecontext() sets, so one copy made once serves
+ * every context. */
+static ucontext_t model;
+static int model_err;
+static pthread_once_t model_once = PTHREAD_ONCE_INIT;
+
+static void
+make_model(void)
+{
+    model_err = getcontext(&model) == 0 ? 0 : errno;
+}
+
+/* The first frame, below the stack pointer that makecontext() chose, so
+ * that loading it enters the entry function as makecontext() arranged. A
+ * null frame pointer ends the chain of frames there, for debuggers and
+ * unwinders. The control words are not read: a new context is started. */
+static void *
+first_frame(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+    uint64_t *sp = (uint64_t *)uc->uc_mcontext.gregs[REG_RSP] - 7;
+
+    memset(sp, 0, 7 * sizeof *sp);      /* r15-r12, rbp */
+    sp[4] = (uint64_t)uc->uc_mcontext.gregs[REG_RBX];
+    sp[6] = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    return sp;
+#elif defined(__aarch64__)
+    uint64_t *sp = (uint64_t *)uc->uc_mcontext.sp - 22;
+
+    memset(sp, 0, 22 * sizeof *sp);     /* x29, d8-d15, FPCR */
+    for (int i = 0; i < 10; i++)        /* x19-x28 */
+        sp[i] = uc->uc_mcontext.regs[19 + i];
+    sp[11] = uc->uc_mcontext.pc;        /* x30: where ret goes */
+    return sp;
+#endif
+}
+
 int
 coro__ctx_make(struct coro__ctx *ctx, void *stack, size_t size, void (*entry)(void))
 {
-    uintptr_t top = ((uintptr_t)stack + size - sizeof(ucontext_t)) & ~(uintptr_t)63;
-    ucontext_t *uc = (ucontext_t *)top;
+    ucontext_t uc;
 
-    if (getcontext(uc) == -1)
+    pthread_once(&model_once, make_model);
+    if (model_err) {
+        errno = model_err;
         return -1;
-    uc->uc_stack.ss_sp = stack;
-    uc->uc_stack.ss_size = top - (uintptr_t)stack;
-    uc->uc_link = NULL; /* entry() never returns */
-    coro__clear_frame_pointer(uc);
-    makecontext(uc, entry, 0);
-    ctx->first = uc;
-    ctx->sp = NULL;
+    }
+    uc = model;
+    uc.uc_stack.ss_sp = stack;
+    uc.uc_stack.ss_size = size;
+    uc.uc_link = NULL; /* entry() never returns */
+    makecontext(&uc, entry, 0);
+    ctx->sp = first_frame(&uc);
     return 0;
 }
 

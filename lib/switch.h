@@ -1,18 +1,36 @@
 /*
- * The context switch: the only interface between libcoro and the machine.
- * A backend header (switch-ucontext.h, switch-fast.h) defines struct
- * coro__ctx and provides these two functions, declared or inline:
+ * The context switch: the lowest layer, and the only code that knows how
+ * registers are saved. A backend header (switch-fast.h, switch-ucontext.h)
+ * defines struct coro__ctx and provides these, declared or inline:
  *
  * int coro__ctx_make(struct coro__ctx *ctx, void *stack, size_t size, void (*entry)(void));
- *     Prepare ctx so that the first coro__ctx_switch() to it calls entry()
- *     on the stack [stack, stack + size). entry() never returns.
- *     0, or -1 and errno.
+ *     Build ctx with makecontext() so that starting it calls entry() on the
+ *     stack [stack, stack + size); entry() never returns. 0, or -1 and errno.
  *
- * void coro__ctx_switch(struct coro__ctx *from, struct coro__ctx *to);
- *     Save the running context in from and continue in to. Returns when
- *     some later switch targets from.
+ * void *coro__ctx_switch(struct coro__ctx *from, struct coro__ctx *to, void *val);
+ *     Save the running context in from and go on in to, which some earlier
+ *     switch saved: that switch returns val. Returns, in from, the val of
+ *     the switch that comes back to it.
  *
- * Nothing else in the library knows how registers are saved.
+ * void *coro__ctx_start(struct coro__ctx *from, struct coro__ctx *to, void *val);
+ *     The same, for a to that begins a new coroutine: made by
+ *     coro__ctx_make() (val is then ignored) or saved by a coroutine's last
+ *     switch. The new coroutine starts with the caller's floating-point
+ *     control modes, not with those saved in to.
+ *
+ * void *coro__ctx_ontop(struct coro__ctx *from, struct coro__ctx *to, void (*fn)(void));
+ *     The same as coro__ctx_switch(), except that to does not go on where
+ *     it was saved: fn() is called on to's stack, above its saved frames,
+ *     with to's registers and modes. fn() never returns.
+ *
+ * int coro__ctx_switch_int(struct coro__ctx *from, struct coro__ctx *to, void *val);
+ * int coro__ctx_start_int(struct coro__ctx *from, struct coro__ctx *to, void *val);
+ *     coro__ctx_switch() and coro__ctx_start(), for a caller that returns
+ *     the value handed back as an int: the value comes back as one, so
+ *     that the call can be a tail call.
+ *
+ * The signal mask is the thread's, never switched (the ucontext backend
+ * keeps it unchanged too: every context it makes or saves holds it).
  */
 #ifndef CORO_SWITCH_H
 #define CORO_SWITCH_H
@@ -22,20 +40,5 @@
 #else
 #include "switch-ucontext.h"
 #endif
-
-/* getcontext() saves the caller's frame pointer, and makecontext() keeps
- * it: a new coroutine's chain of frames would lead back into a stack frame
- * of its creator, long gone, where debuggers and sanitizers' unwinders walk
- * into garbage. A null frame pointer ends the chain at the coroutine. */
-static inline void
-coro__clear_frame_pointer(ucontext_t *uc)
-{
-#if defined(__x86_64__)
-    uc->uc_mcontext.gregs[REG_RBP] = 0;
-#elif defined(__aarch64__)
-    uc->uc_mcontext.regs[29] = 0;
-#endif
-    (void)uc;
-}
 
 #endif /* CORO_SWITCH_H */

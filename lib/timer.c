@@ -1,15 +1,13 @@
-/*
- * Time: the monotonic clock and a binary min-heap of deadlines. The heap
- * stays O(log n) per operation with 100,000 sleepers; each node remembers its
- * position so that a timeout can be cancelled when its operation completes.
- */
+/* Time: the monotonic clock and the heap of deadlines (timer.h). */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "coro-int.h"
+#include "coro.h"
+#include "wait.h"
+#include "timer.h"
 
 int64_t
 coro_now(void)

@@ -1,0 +1,63 @@
+/*
+ * The stack layer, below the coroutine object: guarded stacks carved from
+ * slabs (stack.c), a per-thread pool of free stacks in front of them
+ * (pool.c), and the overflow diagnosis, which recognises a fault in a guard
+ * page (overflow.c). It knows nothing of what runs on a stack: the
+ * coroutine object plugs in a describer for the overflow report.
+ */
+#ifndef CORO_STACK_H
+#define CORO_STACK_H
+
+#include <stddef.h>
+
+#include "sanitize.h"
+
+struct coro__slab;
+
+/* A stack: [lo, lo + size), with a guard page below it. This descriptor
+ * sits at the top of the stack itself; what its user may use is the rest,
+ * [lo, (char *)st). */
+struct coro__stack {
+    char *lo;
+    size_t size;
+    struct coro__slab *slab;
+    struct coro__stack *next;    /* in the thread's pool */
+    unsigned vg_id;              /* valgrind's id for the registered stack, or 0 */
+    unsigned char reused;        /* from the pool: the memory below holds what its last user left */
+    struct coro__san_stack san;
+};
+
+/* pool.c. A stack of size bytes (a multiple of the page size), from the
+ * calling thread's pool or else a slab. NULL and ENOMEM on failure. */
+struct coro__stack *coro__stack_get(size_t size);
+/* Give it back: to the pool, or to its slab when the pool is full. */
+void coro__stack_put(struct coro__stack *st);
+
+/* stack.c. */
+size_t coro__page_size(void);
+/* A stack from one of the thread's slabs (reused 0). NULL and ENOMEM. */
+struct coro__stack *coro__stack_new(size_t size);
+/* Back to its slab, which gets its pages back. */
+void coro__stack_release(struct coro__stack *st);
+/* Have fn() called when a thread that has stacks exits, before its last
+ * resources go (the pool empties itself). Process-wide, set once. */
+void coro__stack_on_thread_exit(void (*fn)(void));
+/* Will the calling thread's exit be noticed (fn above called)? 1 or 0.
+ * Only then may stacks be kept for later: else nothing would free them. */
+int coro__stack_exit_noticed(void);
+/* The stack in use whose guard page holds addr, among the calling thread's,
+ * or NULL. Async-signal-safe: for the overflow handler. */
+struct coro__stack *coro__stack_of_guard(const void *addr);
+
+/* overflow.c. What the overflow report says of the user of a stack: the
+ * coroutine object fills it in, async-signal-safely; 0, or -1 when nothing
+ * it knows of runs there. */
+struct coro__stack_user {
+    const void *handle;          /* the coroutine */
+    const char *kind;            /* "coroutine", "task" */
+    void (*fn)(void);            /* the function it runs */
+};
+typedef int coro__describe_fn(const struct coro__stack *st, struct coro__stack_user *user);
+void coro__overflow_describer(coro__describe_fn *fn);
+
+#endif /* CORO_STACK_H */
