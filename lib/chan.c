@@ -7,12 +7,14 @@
  *
  * Every operation, select included, first tries to complete at once; only
  * then does a task wait, with one clause per operation (wait.h), each
- * queued on its channel.
+ * queued on its channel. A single send or receive takes a path of its own,
+ * without the select's loops.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +25,8 @@
 struct coro_chan {
     size_t elem_size, cap;
     size_t head, count;          /* the buffered elements: buf[head ...] */
-    struct coro__link sendq;     /* blocked senders (only when full) */
-    struct coro__link recvq;     /* blocked receivers (only when empty) */
+    struct coro__link sendq;     /* blocked sends (only when full) */
+    struct coro__link recvq;     /* blocked receives (only when empty) */
     uint64_t owner;              /* the id of the thread it belongs to */
     int closed;
     unsigned char buf[];
@@ -34,10 +36,18 @@ struct coro_chan {
 struct op {
     struct coro__clause clause;
     struct coro__link link;      /* in its channel's sendq or recvq */
-    coro_sel_t *sel;
+    void *elem;                  /* the element to send, or where to receive (NULL: discard) */
 };
 
 enum { SMALL_SELECT = 4 }; /* clauses kept on the stack; more are allocated */
+
+/* Set errno and fail: out of line, so that the callers' fast paths stay small. */
+static __attribute__((noinline, cold)) int
+fail(int err)
+{
+    errno = err;
+    return -1;
+}
 
 static struct op *
 first(struct coro__link *q)
@@ -49,6 +59,7 @@ first(struct coro__link *q)
 static void
 complete(struct op *w, int err)
 {
+    coro__list_unlink(&w->link);
     coro__fire(&w->clause, err);
 }
 
@@ -81,8 +92,10 @@ copy(void *dst, const void *src, size_t size)
 static void
 put(struct coro_chan *ch, const void *elem)
 {
-    size_t i = (ch->head + ch->count) % ch->cap;
+    size_t i = ch->head + ch->count;
 
+    if (i >= ch->cap)
+        i -= ch->cap;
     copy(ch->buf + i * ch->elem_size, elem, ch->elem_size);
     ch->count++;
 }
@@ -92,58 +105,84 @@ take(struct coro_chan *ch, void *elem)
 {
     if (elem)
         copy(elem, ch->buf + ch->head * ch->elem_size, ch->elem_size);
-    ch->head = (ch->head + 1) % ch->cap;
+    if (++ch->head == ch->cap)
+        ch->head = 0;
     ch->count--;
 }
 
-/* Complete *sel now if it can be: 1 (sel->err is 0 or EPIPE), else 0. */
-static int
-try_send(coro_sel_t *sel)
+/* Send elem now if it can be: 0 (done), EPIPE (closed), or EAGAIN. */
+static inline int
+try_send(struct coro_chan *ch, const void *elem)
 {
-    struct coro_chan *ch = sel->chan;
     struct op *w;
 
-    if (ch->closed) {
-        sel->err = EPIPE;
-        return 1;
-    }
+    if (ch->closed)
+        return EPIPE;
     if ((w = first(&ch->recvq)) != NULL) { /* then the buffer is empty */
-        if (w->sel->elem)
-            copy(w->sel->elem, sel->elem, ch->elem_size);
+        if (w->elem)
+            copy(w->elem, elem, ch->elem_size);
         complete(w, 0);
-    } else if (ch->count < ch->cap) {
-        put(ch, sel->elem);
-    } else {
         return 0;
     }
-    sel->err = 0;
-    return 1;
+    if (ch->count < ch->cap) {
+        put(ch, elem);
+        return 0;
+    }
+    return EAGAIN;
 }
 
-static int
-try_recv(coro_sel_t *sel)
+static inline int
+try_recv(struct coro_chan *ch, void *elem)
 {
-    struct coro_chan *ch = sel->chan;
     struct op *w = first(&ch->sendq);
 
     if (ch->count > 0) {
-        take(ch, sel->elem);
+        take(ch, elem);
         if (w) { /* a sender was waiting for this room */
-            put(ch, w->sel->elem);
+            put(ch, w->elem);
             complete(w, 0);
         }
-    } else if (w) { /* rendezvous */
-        if (sel->elem)
-            copy(sel->elem, w->sel->elem, ch->elem_size);
-        complete(w, 0);
-    } else if (ch->closed) {
-        sel->err = EPIPE;
-        return 1;
-    } else {
         return 0;
     }
-    sel->err = 0;
-    return 1;
+    if (w) { /* rendezvous */
+        if (elem)
+            copy(elem, w->elem, ch->elem_size);
+        complete(w, 0);
+        return 0;
+    }
+    return ch->closed ? EPIPE : EAGAIN;
+}
+
+static int
+try_op(coro_sel_t *sel)
+{
+    return sel->op == CORO_SEND ? try_send(sel->chan, sel->elem) : try_recv(sel->chan, sel->elem);
+}
+
+static void
+queue(struct coro__wait *w, struct op *o, int id, struct coro_chan *ch, int op, void *elem)
+{
+    o->elem = elem;
+    coro__list_push(op == CORO_SEND ? &ch->sendq : &ch->recvq, &o->link);
+    coro__wait_add(w, &o->clause, id, cancel_op);
+}
+
+/* An operation that cannot complete at once: may the caller wait for it?
+ * Its task's wait, begun, or NULL and errno. */
+static struct coro__wait *
+may_wait(int64_t timeout)
+{
+    if (timeout == 0) {
+        errno = EAGAIN;
+        return NULL;
+    }
+    return coro__wait_begin();
+}
+
+static int64_t
+deadline(int64_t timeout)
+{
+    return timeout < 0 ? -1 : coro__deadline(timeout);
 }
 
 static int
@@ -161,54 +200,13 @@ check_sel(const coro_sel_t *sel)
     return 0;
 }
 
-static int
-try_op(coro_sel_t *sel)
-{
-    return sel->op == CORO_SEND ? try_send(sel) : try_recv(sel);
-}
-
-/* None of the n operations could complete at once: the running task waits
- * for all of them, with the n clauses ops (owned: when allocated), until
- * one completes (its index) or the timeout (-1, errno ETIMEDOUT). The
- * caller has begun the wait. */
-static int
-wait_on(struct coro__wait *w, coro_sel_t *sel, size_t n, struct op *ops, int64_t timeout)
-{
-    int fired;
-
-    for (size_t i = 0; i < n; i++) {
-        struct coro_chan *ch = sel[i].chan;
-
-        ops[i].sel = &sel[i];
-        coro__list_push(sel[i].op == CORO_SEND ? &ch->sendq : &ch->recvq, &ops[i].link);
-        coro__wait_add(w, &ops[i].clause, (int)i, cancel_op);
-    }
-    fired = coro__wait(w, timeout < 0 ? -1 : coro__deadline(timeout)); /* frees owned */
-    if (fired == CORO__TIMEOUT) {
-        errno = w->err;
-        return -1;
-    }
-    sel[fired].err = w->err;
-    return fired;
-}
-
-/* An operation that cannot complete at once: may the caller wait for it? */
-static int
-may_wait(struct coro__wait *w, int64_t timeout)
-{
-    if (timeout == 0) {
-        errno = EAGAIN;
-        return -1;
-    }
-    return coro__wait_begin(w);
-}
-
 int
 coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
 {
     struct op small[SMALL_SELECT], *ops = small;
-    struct coro__wait w;
+    struct coro__wait *w;
     size_t i;
+    int err;
 
     if ((sel == NULL && n > 0) || (n == 0 && timeout < 0) || n > INT_MAX) {
         errno = EINVAL; /* n == 0: nothing could ever end the wait */
@@ -218,41 +216,62 @@ coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
         if (check_sel(&sel[i]) == -1)
             return -1;
     for (i = 0; i < n; i++)
-        if (try_op(&sel[i]))
+        if ((err = try_op(&sel[i])) != EAGAIN) {
+            sel[i].err = err;
             return (int)i;
-    if (may_wait(&w, timeout) == -1)
+        }
+    if ((w = may_wait(timeout)) == NULL)
         return -1;
     if (n > SMALL_SELECT) {
         if ((ops = malloc(n * sizeof *ops)) == NULL) {
             errno = ENOMEM;
             return -1;
         }
-        w.owned = ops;
+        w->owned = ops; /* freed when the wait ends */
     }
-    return wait_on(&w, sel, n, ops, timeout);
+    for (i = 0; i < n; i++)
+        queue(w, &ops[i], (int)i, sel[i].chan, sel[i].op, sel[i].elem);
+    err = errno;
+    if (coro__wait(w, deadline(timeout)) == -1 && w->fired == CORO__TIMEOUT)
+        return -1;
+    errno = err; /* an entry's EPIPE is its err, not the call's */
+    sel[w->fired].err = w->err;
+    return w->fired;
 }
 
-/* A single send or receive: a select of one, without the loops. */
-static int
-chan_op(coro_chan_t *ch, int op, void *elem, int64_t timeout)
-{
-    coro_sel_t sel = {.chan = ch, .op = op, .elem = elem};
-    struct coro__wait w;
-    struct op o;
+/* A single send or receive that must wait: its clause in the room of the
+ * task's wait, so that nothing of it is on this frame, and the wait is a
+ * tail call. */
+_Static_assert(sizeof(struct op) <= CORO__ROOM, "struct op must fit in a wait's room");
 
-    if (ch == NULL) {
-        errno = EINVAL;
+static __attribute__((noinline)) int
+chan_wait(struct coro_chan *ch, int op, void *elem, int64_t timeout)
+{
+    struct coro__wait *w = may_wait(timeout);
+
+    if (w == NULL)
         return -1;
-    }
-    if (check_sel(&sel) == -1)
-        return -1;
-    if (!try_op(&sel) && (may_wait(&w, timeout) == -1 || wait_on(&w, &sel, 1, &o, timeout) == -1))
-        return -1;
-    if (sel.err) {
-        errno = sel.err;
-        return -1;
-    }
-    return 0;
+    queue(w, (struct op *)(void *)w->room, 0, ch, op, elem);
+    return coro__wait(w, deadline(timeout));
+}
+
+/* A single send or receive: inline in each of the four, so that the path
+ * that need not wait has no frame of its own. */
+static inline int
+chan_op(struct coro_chan *ch, int op, void *elem, int64_t timeout)
+{
+    int err;
+
+    if (ch == NULL || (op == CORO_SEND && elem == NULL))
+        return fail(EINVAL);
+    if (!coro__mine(ch->owner))
+        return fail(EPERM);
+    err = op == CORO_SEND ? try_send(ch, elem) : try_recv(ch, elem);
+    if (__builtin_expect(err == 0, 1))
+        return 0;
+    if (err == EAGAIN)
+        return chan_wait(ch, op, elem, timeout);
+    return fail(err);
 }
 
 int

@@ -145,22 +145,33 @@ enter_created(struct coro__thread *t, struct coro__base *self, struct coro *co)
 }
 
 static CORO__ALWAYS_INLINE int
-enter(struct coro__thread *t, struct coro__base *self, struct coro *co)
+enter(struct coro__thread *t, struct coro__base *self, struct coro *co, void *in)
 {
     if (co->b.status == CORO_CREATED)
         return enter_created(t, self, co);
-    return enter_suspended(t, self, co, NULL);
+    return enter_suspended(t, self, co, in);
 }
 
 /* Switch from self to the context back, already made current, handing
- * coro_resume() its 0. */
+ * it val; returns the val that comes back. */
 static CORO__ALWAYS_INLINE void *
-go_back(struct coro__thread *t, struct coro__base *self, struct coro__base *back)
+go_back(struct coro__thread *t, struct coro__base *self, struct coro__base *back, void *val)
 {
     void *r;
 
     leaving(t, self, back, 0);
-    r = coro__ctx_switch(&self->ctx, &back->ctx, (void *)0);
+    r = coro__ctx_switch(&self->ctx, &back->ctx, val);
+    arrived(t, self);
+    return r;
+}
+
+static CORO__ALWAYS_INLINE int
+go_back_int(struct coro__thread *t, struct coro__base *self, struct coro__base *back, void *val)
+{
+    int r;
+
+    leaving(t, self, back, 0);
+    r = coro__ctx_switch_int(&self->ctx, &back->ctx, val);
     arrived(t, self);
     return r;
 }
@@ -374,20 +385,20 @@ coro_yield(void *out)
     set_status(self, CORO_SUSPENDED);
     set_status(back, CORO_RUNNING);
     t->current = back;
-    return go_back(t, self, back);
+    return go_back(t, self, back, (void *)0); /* coro_resume() returns 0 */
 }
 
 int
-coro__resume(struct coro *co)
+coro__resume(struct coro *co, int val)
 {
     struct coro__thread *t = coro__thr_peek();
     struct coro__base *self = t->current;
 
     link_in(t, self, co, NULL);
-    return enter(t, self, co);
+    return enter(t, self, co, (void *)(intptr_t)val);
 }
 
-void
+int
 coro__suspend(struct coro *self)
 {
     struct coro__thread *t = coro__thr_peek();
@@ -396,11 +407,11 @@ coro__suspend(struct coro *self)
     set_status(&self->b, CORO_SUSPENDED);
     set_status(back, CORO_RUNNING);
     t->current = back;
-    (void)go_back(t, &self->b, back);
+    return go_back_int(t, &self->b, back, (void *)0); /* coro__resume() returns 0 */
 }
 
 int
-coro__switch_to(struct coro *self, struct coro *next)
+coro__switch_to(struct coro *self, struct coro *next, int val)
 {
     struct coro__thread *t = coro__thr_peek();
 
@@ -408,7 +419,7 @@ coro__switch_to(struct coro *self, struct coro *next)
     next->b.out = NULL;
     set_status(&self->b, CORO_SUSPENDED);
     t->current = &next->b;
-    return enter(t, &self->b, next);
+    return enter(t, &self->b, next, (void *)(intptr_t)val);
 }
 
 int

@@ -51,7 +51,7 @@ struct coro__base {
 #define CORO__KEY_MANAGED ((uint64_t)1 << 63)
 
 /* Room for a manager's per-coroutine state. */
-enum { CORO__EXT_SIZE = 160 };
+enum { CORO__EXT_SIZE = 256 };
 
 /* A coroutine, right below its stack's descriptor at the top of its stack,
  * 64-byte aligned: b and what the managers look at first share the first
@@ -159,13 +159,29 @@ coro__of_ext(void *ext)
 /* A managed coroutine: coro_create() with ops. Its ext area is zeroed. */
 struct coro *coro__create(coro_fn *fn, void *arg, size_t stack_size, const struct coro__ops *ops);
 /* Run co (created or suspended) from the running context until it
- * suspends (0) or ends (1). */
-int coro__resume(struct coro *co);
-/* In a managed coroutine: back to whoever resumed it (coro__resume() returns 0). */
-void coro__suspend(struct coro *self);
+ * suspends (0) or ends (1); a suspended co gets val back from the call
+ * that suspended it. */
+int coro__resume(struct coro *co, int val);
+/* In a managed coroutine: back to whoever resumed it (coro__resume()
+ * returns 0). Returns the val of whatever resumes self again. */
+int coro__suspend(struct coro *self);
 /* In a managed coroutine: suspend, and let next (created or suspended)
- * run in its place with the same resumer. Returns 0 when self runs again. */
-int coro__switch_to(struct coro *self, struct coro *next);
+ * run in its place with the same resumer, handing it val (which its own
+ * coro__suspend() or coro__switch_to() returns). Returns the val that
+ * comes with self's turn again. */
+int coro__switch_to(struct coro *self, struct coro *next, int val);
+/* Set co's errno: the one it will find when it runs next, or the live
+ * one when co is running. */
+static inline void
+coro__set_errno(struct coro *co, int err)
+{
+    struct coro__thread *t = coro__thr_peek();
+
+    if (t->current == &co->b)
+        *t->errnop = err;
+    else
+        co->b.err = err;
+}
 /* coro_close() and coro_destroy() for any coroutine of this thread,
  * managed ones too. */
 int coro__close(struct coro *co);

@@ -25,12 +25,17 @@
 #include "wait.h"
 #include "timer.h"
 
+/* A task's scheduler state, in its coroutine's ext area: what a switch or a
+ * wake touches in the first cache line, the room for its clause in the
+ * next, the rest after. */
 struct task {
     struct coro_sched *sched;
-    struct coro__wait *wait;     /* what it is blocked on, or NULL */
-    struct coro__link tasks;     /* in sched->tasks while alive */
+    int result;                  /* what its coro__wait() returns when it runs again */
+    struct coro__wait own;       /* its one wait; own.fired tells whether it blocks */
+    _Alignas(64) unsigned char room[CORO__ROOM];
     struct coro__clause timeout; /* its deadline's clause, while it waits with one */
     struct coro__timer timer;
+    struct coro__link tasks;     /* in sched->tasks while alive */
 };
 _Static_assert(sizeof(struct task) <= CORO__EXT_SIZE, "struct task must fit in a coroutine's ext");
 
@@ -53,7 +58,7 @@ struct coro_sched {
 
 static void *task_yield(struct coro *self, void *out);
 
-static const struct coro__ops task_ops = {
+const struct coro__ops coro__task_ops = {
     .kind = "task",
     .yield = task_yield,
 };
@@ -76,15 +81,19 @@ self_task(void)
 {
     struct coro *co = coro__self();
 
-    return co && co->ops == &task_ops ? task_of(co) : NULL;
+    return co && co->ops == &coro__task_ops ? task_of(co) : NULL;
+}
+
+static inline void
+queue_ready(struct coro_sched *s, struct task *t)
+{
+    s->ring[(s->head + s->nready++) & (s->cap - 1)] = t;
 }
 
 static inline void
 make_ready(struct task *t)
 {
-    struct coro_sched *s = t->sched;
-
-    s->ring[(s->head + s->nready++) & (s->cap - 1)] = t;
+    queue_ready(t->sched, t);
 }
 
 /* The next task to run, out of the ready queue, or NULL. */
@@ -133,36 +142,54 @@ reap(struct coro_sched *s, struct task *t)
     (void)coro__destroy(co_of(t)); /* it is dead: this only frees it */
 }
 
-/* The one place a wait ends, fired or cancelled: every clause leaves its
- * queue, and what the wait owns is freed (a task closed while it waits
- * never gets back to free it). */
-static void
-end_wait(struct coro__wait *w)
+/* The one place a wait ends, fired or cancelled: every clause but the
+ * one that fired (its firer took it out) leaves its queue, and what the
+ * wait owns is freed (a task closed while it waits never gets back to
+ * free it). Out of line: the common wait, a single clause, needs none of
+ * it (coro__fire). */
+static __attribute__((noinline)) void
+end_wait(struct coro__wait *w, const struct coro__clause *fired)
 {
     for (struct coro__clause *c = w->clauses; c; c = c->next)
-        c->cancel(c);
+        if (c != fired)
+            c->cancel(c);
     w->clauses = NULL;
     if (w->owned) {
         free(w->owned);
         w->owned = NULL;
     }
-    ((struct task *)w->task)->wait = NULL;
 }
 
 void
 coro__fire(struct coro__clause *c, int err)
 {
     struct coro__wait *w = c->wait;
+    struct task *t = w->task;
     int id = c->id; /* c may be in what end_wait() frees */
 
-    end_wait(w);
+    if (w->clauses != c || c->next != NULL || w->owned != NULL)
+        end_wait(w, c);
     w->fired = id;
     w->err = err;
-    make_ready(w->task);
+    if (err == 0) {
+        t->result = id;
+    } else {
+        t->result = -1;
+        coro__set_errno(co_of(t), err);
+    }
+    queue_ready(t->sched, t);
 }
 
-/* Wake, in deadline order, every task whose deadline is not after now. */
-static void
+/* A task's wait that has not fired yet, or NULL. */
+static struct coro__wait *
+pending_wait(struct task *t)
+{
+    return t->own.fired == CORO__PENDING ? &t->own : NULL;
+}
+
+/* Wake, in deadline order, every task whose deadline is not after now.
+ * (Out of line: it stays off the path of a switch.) */
+static __attribute__((noinline)) void
 fire_timers(struct coro_sched *s, int64_t now)
 {
     struct coro__timer *tm;
@@ -170,6 +197,7 @@ fire_timers(struct coro_sched *s, int64_t now)
     while ((tm = coro__heap_top(&s->timers)) != NULL && tm->deadline <= now) {
         struct task *t = coro__container_of(tm, struct task, timer);
 
+        coro__heap_remove(&s->timers, tm);
         coro__fire(&t->timeout, ETIMEDOUT);
     }
 }
@@ -191,28 +219,37 @@ poll_timers(struct coro_sched *s)
     s->round = s->nready;
 }
 
+/* What a task gets back as it runs again: its wait is over. */
+static inline int
+wake_value(const struct task *t)
+{
+    return t->result;
+}
+
 /* The running task self gives way: to the back of the queue first when it
  * yields (requeue), not when it blocks. Then the next ready task runs in its
  * place, or, when none is, the loop in coro_sched_run() takes over. Returns
- * when self runs again. */
+ * self's wake_value() when it runs again: every switch here is a tail call,
+ * so that a task that runs again goes on straight in the caller of the
+ * library function it blocked in (see coro.c). */
 static inline int
 park(struct coro_sched *s, struct task *self, int requeue)
 {
     struct task *next;
 
-    if (requeue)
-        make_ready(self);
+    if (requeue) {
+        self->result = 0;
+        queue_ready(s, self);
+    }
     poll_timers(s);
     next = pop_ready(s);
     if (next == self)
-        return 0; /* it is alone: no switch at all */
-    if (next == NULL) {
-        coro__suspend(co_of(self));
-        return 0;
-    }
+        return wake_value(self); /* it is alone: no switch at all */
+    if (next == NULL)
+        return coro__suspend(co_of(self));
     s->switches++;
     s->current = next;
-    return coro__switch_to(co_of(self), co_of(next));
+    return coro__switch_to(co_of(self), co_of(next), wake_value(next));
 }
 
 /* Nothing is runnable: sleep until the earliest deadline, without spinning. */
@@ -276,8 +313,8 @@ coro_sched_destroy(coro_sched_t *s)
     while (!coro__list_empty(&s->tasks)) {
         struct task *t = coro__container_of(s->tasks.next, struct task, tasks);
 
-        if (t->wait)
-            end_wait(t->wait);
+        if (pending_wait(t))
+            end_wait(&t->own, NULL);
         (void)coro__close(co_of(t));
         s->nready = 0;
         reap(s, t);
@@ -306,7 +343,7 @@ coro_spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
      * now, so that running and blocking never allocate. */
     if (reserve(s, s->ntasks + 1) == -1 || coro__heap_reserve(&s->timers, s->ntasks + 1) == -1)
         return -1;
-    if ((co = coro__create(fn, arg, stack_size, &task_ops)) == NULL)
+    if ((co = coro__create(fn, arg, stack_size, &coro__task_ops)) == NULL)
         return -1;
     t = task_of(co);
     t->sched = s;
@@ -331,7 +368,7 @@ coro_sched_run(coro_sched_t *s)
         if ((t = pop_ready(s)) != NULL) {
             s->switches++;
             s->current = t;
-            if (coro__resume(co_of(t)) == 1)
+            if (coro__resume(co_of(t), wake_value(t)) == 1)
                 reap(s, s->current); /* the task that came back ended */
             continue;
         }
@@ -356,7 +393,7 @@ task_yield(struct coro *self, void *out)
     struct task *t = task_of(self);
 
     (void)out;
-    park(t->sched, t, 1);
+    (void)park(t->sched, t, 1);
     return NULL;
 }
 
@@ -394,25 +431,24 @@ coro_sched_switches(const coro_sched_t *s)
     return s->switches;
 }
 
-int
-coro__wait_begin(struct coro__wait *w)
+struct coro__wait *
+coro__wait_begin(void)
 {
     struct task *self = self_task();
+    struct coro__wait *w;
 
-    if (self == NULL) {
-        errno = EPERM;
-        return -1;
+    if (self == NULL || coro__ending(co_of(self))) {
+        errno = self ? ECANCELED : EPERM;
+        return NULL;
     }
-    if (coro__ending(co_of(self))) {
-        errno = ECANCELED;
-        return -1;
-    }
+    w = &self->own;
     w->task = self;
     w->clauses = NULL;
     w->owned = NULL;
-    w->fired = CORO__TIMEOUT;
+    w->room = self->room;
+    w->fired = CORO__PENDING;
     w->err = 0;
-    return 0;
+    return w;
 }
 
 static void
@@ -433,22 +469,21 @@ coro__wait(struct coro__wait *w, int64_t deadline)
         coro__wait_add(w, &self->timeout, CORO__TIMEOUT, cancel_timeout);
         coro__heap_push(&self->sched->timers, &self->timer, deadline);
     }
-    self->wait = w;
-    park(self->sched, self, 0);
-    return w->fired;
+    return park(self->sched, self, 0);
 }
 
 int
 coro_sleep(int64_t nsec)
 {
-    struct coro__wait w;
+    struct coro__wait *w;
 
     if (nsec < 0) {
         errno = EINVAL;
         return -1;
     }
-    if (coro__wait_begin(&w) == -1)
+    if ((w = coro__wait_begin()) == NULL)
         return -1;
-    (void)coro__wait(&w, coro__deadline(nsec));
+    if (coro__wait(w, coro__deadline(nsec)) == -1 && errno != ETIMEDOUT)
+        return -1;
     return 0;
 }

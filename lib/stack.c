@@ -227,10 +227,17 @@ slot_lo(const struct coro__slab *slab, unsigned i)
     return slab->map + 2 * coro__page_size() + i * slab->slot;
 }
 
+/* Stacks are a whole number of pages apart, so the tops of all of them,
+ * where their coroutines keep what every switch touches, would share a
+ * few cache sets: with thousands of coroutines they would evict each
+ * other. So each slot's descriptor sits a different number of cache lines
+ * below its top (its "colour"), within the first page. */
+enum { COLOURS = 16 };
+
 static struct coro__stack *
 slot_stack(const struct coro__slab *slab, unsigned i)
 {
-    uintptr_t top = (uintptr_t)slot_lo(slab, i) + slab->size;
+    uintptr_t top = (uintptr_t)slot_lo(slab, i) + slab->size - (i % COLOURS) * 64;
 
     return (struct coro__stack *)((top - sizeof(struct coro__stack)) & ~(uintptr_t)63);
 }

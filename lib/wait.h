@@ -2,17 +2,21 @@
  * The scheduler's interface for what tasks wait on (channels in chan.c;
  * later fds, mutexes): one generic wait. A task blocks on a set of clauses,
  * each a kind of event with its own cancel callback, plus at most one
- * deadline. Whoever completes one fires it (coro__fire()): that ends the
- * whole wait in one place, which cancels every clause (each takes itself
- * out of whatever queue it is in), frees what the wait owns, and makes the
- * task ready. The scheduler knows nothing of what the clauses are.
+ * deadline. Whoever completes one takes it out of its queue and fires it
+ * (coro__fire()): that ends the whole wait in one place, which cancels
+ * every other clause (each takes itself out of whatever queue it is in),
+ * frees what the wait owns, and makes the task ready. The scheduler knows
+ * nothing of what the clauses are.
  *
- * A wait and its clauses live on the waiting task's stack (or in memory the
- * wait owns), so blocking allocates nothing.
+ * Each task has one wait, in its scheduler state, with room for one clause
+ * of the caller's: a wait on one event allocates nothing and keeps nothing
+ * on the task's stack, so that the blocking call can end in a tail call
+ * (see coro__wait()). More clauses live in the caller's memory.
  */
 #ifndef CORO_WAIT_H
 #define CORO_WAIT_H
 
+#include <limits.h>
 #include <stdint.h>
 
 #include "coro.h"
@@ -28,20 +32,25 @@ struct coro__clause {
     int id;                      /* what coro__wait() returns when it fires */
 };
 
+enum { CORO__ROOM = 64 };
+
 struct coro__wait {
     void *task;                  /* the scheduler's */
     struct coro__clause *clauses;
     void *owned;                 /* freed when the wait ends, or NULL */
-    int fired;                   /* the id of the clause that fired, or CORO__TIMEOUT */
+    void *room;                  /* CORO__ROOM bytes, 16-aligned, for one clause of the caller's */
+    int fired;                   /* the id of the clause that fired, CORO__TIMEOUT, or
+                                  * CORO__PENDING while it waits */
     int err;                     /* what it fired with */
 };
 
-enum { CORO__TIMEOUT = -1 };
+enum { CORO__TIMEOUT = -1, CORO__PENDING = INT_MIN };
 
-/* Begin a wait of the running task. 0, or -1 and errno: EPERM when the
- * running coroutine is not a task (the thread's own stack, or a generator,
- * even one a task resumed), ECANCELED when it is ending (a deferred handler). */
-int coro__wait_begin(struct coro__wait *w);
+/* Begin a wait of the running task: its wait, with no clauses yet. NULL
+ * and errno: EPERM when the running coroutine is not a task (the thread's
+ * own stack, or a generator, even one a task resumed), ECANCELED when it is
+ * ending (a deferred handler). */
+struct coro__wait *coro__wait_begin(void);
 
 static inline void
 coro__wait_add(struct coro__wait *w, struct coro__clause *c, int id, coro__cancel_fn *cancel)
@@ -54,11 +63,15 @@ coro__wait_add(struct coro__wait *w, struct coro__clause *c, int id, coro__cance
 }
 
 /* Block until one of w's clauses fires, or until deadline (on coro_now()'s
- * clock; < 0: none). Returns the id of the clause that fired, or
- * CORO__TIMEOUT; w->err is what it fired with (ETIMEDOUT at the deadline). */
+ * clock; < 0: none). Returns the id of the clause that fired when it fired
+ * with 0; when it fired with an errno, or at the deadline, -1 with that
+ * errno (ETIMEDOUT). w->fired and w->err say which and why. A caller that
+ * returns this at once makes its own call a tail call, so that the task,
+ * when it runs again, goes on straight in its caller (see coro.c). */
 int coro__wait(struct coro__wait *w, int64_t deadline);
 
-/* Fire c with err (0 or an errno): its wait ends, its task runs again. */
+/* Fire c, already out of its queue, with err (0 or an errno): its wait
+ * ends, its task runs again. */
 void coro__fire(struct coro__clause *c, int err);
 
 /* coro_now() + timeout (>= 0), saturated (timer.c). */
