@@ -253,34 +253,48 @@ closing(void)
     finish(t, self, NULL, 0);
 }
 
+/* A context on st for a new coroutine co, when the stack has none parked:
+ * 0, or -1 and errno (st is given back). */
+static __attribute__((noinline)) int
+make_context(struct coro__stack *st, struct coro *co)
+{
+    if (coro__ctx_make(&co->b.ctx, st->lo, (size_t)((char *)co - st->lo), trampoline) == 0)
+        return 0;
+    int err = errno;
+
+    co->parked = 0;
+    coro__stack_put(st);
+    errno = err;
+    return -1;
+}
+
 static struct coro *
 create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
 {
     struct coro__thread *t = coro__thr();
     struct coro__stack *st;
     struct coro *co;
-    size_t page = coro__page_size();
     int fresh;
 
     if (fn == NULL || size > CORO_STACK_MAX) {
         errno = EINVAL;
         return NULL;
     }
-    if (size < CORO_STACK_MIN)
-        size = size == 0 ? CORO_STACK_DEFAULT : CORO_STACK_MIN;
-    size = (size + page - 1) & ~(page - 1);
+    if (size == 0) {
+        size = CORO_STACK_DEFAULT; /* a whole number of pages */
+    } else {
+        size_t page = coro__page_size();
+
+        if (size < CORO_STACK_MIN)
+            size = CORO_STACK_MIN;
+        size = (size + page - 1) & ~(page - 1);
+    }
     if ((st = coro__stack_get(size)) == NULL)
         return NULL;
     co = object_of(st);
     fresh = !(st->reused && co->parked);
-    if (fresh && coro__ctx_make(&co->b.ctx, st->lo, (size_t)((char *)co - st->lo), trampoline) == -1) {
-        int err = errno;
-
-        co->parked = 0;
-        coro__stack_put(st);
-        errno = err;
+    if (fresh && make_context(st, co) == -1)
         return NULL;
-    }
     co->b.key = ops ? t->id | CORO__KEY_MANAGED : t->id;
     co->b.resumer = NULL;
     co->b.out = NULL;

@@ -63,61 +63,71 @@ release_all(void)
     trim(0);
 }
 
+/* The list that holds stacks of size bytes, or -1. A list keeps its size
+ * while it is empty, until another size needs it. */
+static inline int
+list_of(size_t size)
+{
+    for (int i = 0; i < POOL_SIZES; i++)
+        if (pool.list[i].size == size)
+            return i;
+    return -1;
+}
+
 struct coro__stack *
 coro__stack_get(size_t size)
 {
+    int i = list_of(size);
     struct coro__stack *st;
 
-    for (int i = 0; i < POOL_SIZES; i++) {
-        st = pool.list[i].head;
-        if (st && pool.list[i].size == size) {
-            pool.list[i].head = st->next;
-            pool.n--;
-            st->reused = 1;
-            return st;
-        }
-    }
-    return coro__stack_new(size);
+    if (i < 0 || (st = pool.list[i].head) == NULL)
+        return coro__stack_new(size);
+    pool.list[i].head = st->next;
+    pool.n--;
+    st->reused = 1;
+    return st;
 }
 
-/* Into the list of its size, or an empty one; 0, or -1 when it cannot be
- * pooled. */
+/* A list for stacks of size bytes: its own, or an empty one. -1 when
+ * other sizes fill every list. */
 static int
-push(struct coro__stack *st)
+list_for(size_t size)
 {
-    int i, empty = -1;
+    int i = list_of(size);
 
-    if (pool.n >= pool_max())
+    if (i >= 0)
+        return i;
+    for (i = 0; i < POOL_SIZES; i++)
+        if (pool.list[i].head == NULL) {
+            pool.list[i].size = size;
+            return i;
+        }
+    return -1;
+}
+
+/* The first stack pooled: only if the thread's exit will release it. */
+static int
+hook(void)
+{
+    if (!coro__stack_exit_noticed())
         return -1;
-    for (i = 0; i < POOL_SIZES; i++) {
-        if (pool.list[i].head && pool.list[i].size == st->size)
-            break;
-        if (pool.list[i].head == NULL && empty < 0)
-            empty = i;
-    }
-    if (i == POOL_SIZES) {
-        if (empty < 0)
-            return -1; /* other sizes fill every list: do not pool this one */
-        i = empty;
-        pool.list[i].size = st->size;
-    }
-    if (!pool.hooked) {
-        if (!coro__stack_exit_noticed())
-            return -1; /* nothing could release it at thread exit */
-        coro__stack_on_thread_exit(release_all);
-        pool.hooked = 1;
-    }
-    st->next = pool.list[i].head;
-    pool.list[i].head = st;
-    pool.n++;
+    coro__stack_on_thread_exit(release_all);
+    pool.hooked = 1;
     return 0;
 }
 
 void
 coro__stack_put(struct coro__stack *st)
 {
-    if (push(st) == -1)
+    int i;
+
+    if (pool.n >= pool_max() || (i = list_for(st->size)) < 0 || (!pool.hooked && hook() == -1)) {
         coro__stack_release(st);
+        return;
+    }
+    st->next = pool.list[i].head;
+    pool.list[i].head = st;
+    pool.n++;
 }
 
 size_t
