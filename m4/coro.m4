@@ -14,6 +14,20 @@ AC_DEFUN([CORO_CHECK_CFLAG], [
   AS_VAR_POPDEF([cache])
 ])
 
+# CORO_CHECK_CXXFLAG(FLAG, [ACTION-IF-SUPPORTED], [ACTION-IF-NOT])
+# The same for the C++ compiler; call it between AC_LANG_PUSH/POP([C++]).
+AC_DEFUN([CORO_CHECK_CXXFLAG], [
+  AS_VAR_PUSHDEF([cache], [coro_cv_cxxflag_$1])
+  AC_CACHE_CHECK([whether $CXX accepts $1], [cache], [
+    coro_save_CXXFLAGS=$CXXFLAGS
+    CXXFLAGS="$CXXFLAGS -Werror $1"
+    AC_COMPILE_IFELSE([AC_LANG_PROGRAM([], [])],
+      [AS_VAR_SET([cache], [yes])], [AS_VAR_SET([cache], [no])])
+    CXXFLAGS=$coro_save_CXXFLAGS])
+  AS_VAR_IF([cache], [yes], [$2], [$3])
+  AS_VAR_POPDEF([cache])
+])
+
 # CORO_CHECK_TLS: the compiler must support __thread (each thread runs its own coroutines).
 AC_DEFUN([CORO_CHECK_TLS], [
   AC_CACHE_CHECK([for __thread], [coro_cv_tls], [

@@ -16,6 +16,11 @@
  *   create_pooled     coro_create(default stack) + first coro_resume() running
  *                     to the end + coro_destroy(), the stack from the pool
  *   create_unpooled   the same with coro_stack_pool(0): a new stack each time
+ *   sched_yield       two tasks on one scheduler taking turns with
+ *                     coro_sched_yield(): per yield, that is per switch from
+ *                     one task to the other; making and freeing the
+ *                     scheduler and its two tasks is timed too, a few
+ *                     microseconds in a run of about 0.1 s
  *   raw_ratio         raw_swapcontext / roundtrip, run by run (the median of
  *                     the runs' ratios). In each run these two alternate in
  *                     blocks of about 5 ms, so that the load of other
@@ -31,6 +36,7 @@
 
 #include <coro.h>
 
+#include "bench-coro.h"
 #include "bench.h"
 
 enum { RAW_STACK = 64 * 1024 };
@@ -146,62 +152,47 @@ floor_init(struct floor *f)
 #define HAVE_FLOOR 0
 #endif
 
-/* coro_resume() + coro_yield(), a value each way, both checked. It hands
- * back what it is sent, and ends when sent NULL. */
-static void *
-echo(void *arg)
-{
-    void *v = NULL;
-
-    while ((v = coro_yield(v)) != NULL)
-        ;
-    return NULL;
-}
-
-static void
-roundtrip_body(uint64_t n, void *ctx)
-{
-    coro_t *co = ctx;
-    void *out;
-
-    for (uint64_t i = 1; i <= n; i++)
-        if (coro_resume(co, (void *)(uintptr_t)i, &out) != 0 || out != (void *)(uintptr_t)i)
-            bench_die("coro_resume: the round trip went wrong");
-}
-
-/* A coroutine's whole life: made, run to its end, freed. */
-static void *
-ret_arg(void *arg)
-{
-    return arg;
-}
-
-static void
-life_body(uint64_t n, void *ctx)
-{
-    static int token;
-    void *out;
-
-    (void)ctx;
-    for (uint64_t i = 0; i < n; i++) {
-        coro_t *co = coro_create(ret_arg, &token, 0);
-
-        if (co == NULL)
-            bench_fail("coro_create");
-        if (coro_resume(co, NULL, &out) != 1 || out != &token)
-            bench_die("coro_resume: the coroutine did not end with its value");
-        if (coro_destroy(co) == -1)
-            bench_fail("coro_destroy");
-    }
-}
-
 static void
 unpooled_body(uint64_t n, void *ctx)
 {
     size_t old = coro_stack_pool(0);
 
-    life_body(n, ctx);
+    bench_life_body(n, ctx);
     coro_stack_pool(old);
+}
+
+/* Two tasks taking turns: n yields in all. Every yield must switch to the
+ * other task, so the scheduler counts at least n switches into a task. */
+static void *
+yield_task(void *arg)
+{
+    const uint64_t *count = arg;
+
+    for (uint64_t i = 0; i < *count; i++)
+        if (coro_sched_yield() == -1)
+            bench_fail("coro_sched_yield");
+    return NULL;
+}
+
+static void
+yield_body(uint64_t n, void *ctx)
+{
+    uint64_t counts[2] = {(n + 1) / 2, n / 2};
+    coro_sched_t *s = coro_sched_create();
+
+    (void)ctx;
+    if (s == NULL)
+        bench_fail("coro_sched_create");
+    if (coro_spawn(s, yield_task, &counts[0], 0) == -1 ||
+        coro_spawn(s, yield_task, &counts[1], 0) == -1)
+        bench_fail("coro_spawn");
+    if (coro_sched_run(s) == -1)
+        bench_fail("coro_sched_run");
+    if (coro_sched_switches(s) < n)
+        bench_die("coro_sched_yield: %llu switches for %llu yields",
+                  (unsigned long long)coro_sched_switches(s), (unsigned long long)n);
+    if (coro_sched_destroy(s) == -1)
+        bench_fail("coro_sched_destroy");
 }
 
 struct measure {
@@ -239,13 +230,14 @@ main(int argc, char **argv)
 {
     struct measure m[] = {
         {"raw_swapcontext", raw_body, NULL, 0, NULL}, /* RAW and ROUNDTRIP: paired() */
-        {"roundtrip", roundtrip_body, NULL, 0, NULL},
+        {"roundtrip", bench_roundtrip_body, NULL, 0, NULL},
 #if HAVE_FLOOR
         {"floor", floor_body, &floor_regs, 0, NULL},
         {"floor_fp", floor_body, &floor_fp, 0, NULL},
 #endif
-        {"create_pooled", life_body, NULL, 0, NULL},
+        {"create_pooled", bench_life_body, NULL, 0, NULL},
         {"create_unpooled", unpooled_body, NULL, 0, NULL},
+        {"sched_yield", yield_body, NULL, 0, NULL},
     };
     enum { RAW, ROUNDTRIP };
     size_t nm = sizeof m / sizeof *m, runs;
@@ -263,7 +255,7 @@ main(int argc, char **argv)
     floor_init(&floor_regs);
     floor_init(&floor_fp);
 #endif
-    if ((co = coro_create(echo, NULL, 0)) == NULL)
+    if ((co = coro_create(bench_echo, NULL, 0)) == NULL)
         bench_fail("coro_create");
     if (coro_resume(co, NULL, NULL) != 0) /* now waiting in coro_yield() */
         bench_fail("coro_resume");

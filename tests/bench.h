@@ -10,15 +10,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* bench-util.c is C; tests/bench-boost.cc links it too. */
+#ifdef __cplusplus
+#define BENCH_NORETURN [[noreturn]]
+extern "C" {
+#else
+#define BENCH_NORETURN _Noreturn
+#endif
+
 enum { BENCH_OK = 0, BENCH_FAIL = 1, BENCH_USAGE = 2 };
 
 /* The monotonic clock in nanoseconds. */
 int64_t bench_now(void);
 
 /* "bench-NAME: what: strerror(errno)" on stderr, then exit(BENCH_FAIL). */
-_Noreturn void bench_fail(const char *what);
+BENCH_NORETURN void bench_fail(const char *what);
 /* The same with a message of one's own instead of errno's. */
-_Noreturn void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+BENCH_NORETURN void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The median of v[0..n-1] (sorts v); the mean of the two middle ones for even n. */
 double bench_median(double *v, size_t n);
@@ -42,5 +50,9 @@ double bench_ns_per_op(bench_body *body, void *ctx, uint64_t n);
 
 /* The program's name in messages; set by main(). */
 extern const char *bench_name;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* CORO_BENCH_H */
