@@ -62,7 +62,7 @@ struct coro {
     struct coro__base b;
     const struct coro__ops *ops; /* its manager's hooks, or NULL */
     struct coro__defer *defers;  /* last registered first */
-    _Alignas(16) unsigned char ext[CORO__EXT_SIZE];
+    _Alignas(64) unsigned char ext[CORO__EXT_SIZE]; /* its own cache lines */
     coro_fn *fn;
     void *arg;
     struct coro__stack *stack;

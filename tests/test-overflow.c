@@ -206,7 +206,7 @@ END_TEST
  * some inside the switch, some not at all: every one that dies of SIGSEGV
  * must have said so.
  */
-enum { SWEEP_STACK = 16 * 1024, SWEEP_SPAN = 1536 };
+enum { SWEEP_STACK = 16 * 1024 };
 static size_t sweep_room;
 static int sweep_how; /* 0: coro_yield, 1: coro_resume of another, 2: a plain call */
 static coro_t *sweep_other, *sweep_self;
@@ -266,12 +266,15 @@ sweep_child(void)
 START_TEST(test_overflow_around_switch_reported)
 {
     static const char *const how[] = {"coro_yield", "coro_resume", "a call"};
-    size_t step = RUNNING_ON_VALGRIND ? 64 : 16;
+    /* Under a sanitizer a switch calls into its runtime, which takes
+     * kilobytes of stack: the boundary is further up. */
+    size_t span = TEST_SANITIZED ? 12 * 1024 : 1536;
+    size_t step = RUNNING_ON_VALGRIND || TEST_SANITIZED ? 64 : 16;
 
     for (sweep_how = 0; sweep_how < 3; sweep_how++) {
         int died = 0, survived = 0;
 
-        for (sweep_room = 0; sweep_room < SWEEP_SPAN; sweep_room += step) {
+        for (sweep_room = 0; sweep_room < span; sweep_room += step) {
             char err[1024];
             int status = in_child(sweep_child, err, sizeof err);
 
@@ -623,7 +626,10 @@ overflow_suite(void)
     tcase_add_test(tc, test_other_fault_passed_on);
     tcase_add_test(tc, test_previous_handler_chained);
     tcase_add_test(tc, test_catch_twice);
-    tcase_add_test(tc, test_overflow_around_switch_reported);
+    /* Under ThreadSanitizer the switch calls its runtime, which then
+     * overflows, and a fault inside the runtime hangs it. */
+    if (!TEST_TSAN)
+        tcase_add_test(tc, test_overflow_around_switch_reported);
     tcase_add_test(tc, test_overflow_in_thread_before_catch_reported);
     suite_add_tcase(s, tc);
 

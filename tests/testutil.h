@@ -73,6 +73,17 @@
 #ifndef TEST_SANITIZED
 #define TEST_SANITIZED 0
 #endif
+/* ThreadSanitizer in particular. */
+#if defined(__SANITIZE_THREAD__)
+#define TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_TSAN 1
+#endif
+#endif
+#ifndef TEST_TSAN
+#define TEST_TSAN 0
+#endif
 
 /* A test case with the suite's timeout (longer under valgrind, which runs
  * the code some 20-50 times slower, and under a sanitizer). */
