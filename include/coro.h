@@ -138,6 +138,34 @@ CORO_API int64_t coro_now(void);
 CORO_API int coro_sleep(int64_t nsec);
 
 /*
+ * Task handles: a task that can be waited for, cancelled, and that gives
+ * its result back. A handle belongs to its scheduler's thread.
+ */
+typedef struct coro_task coro_task_t;
+
+/* coro_spawn() that returns a handle, valid until joined or detached, even
+ * after the task ends. NULL and errno on failure. */
+CORO_API coro_task_t *coro_task_spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size);
+
+/* Wait for t to end, store what it returned in *result (result may be
+ * NULL) and free t. -1 ETIMEDOUT keeps t; EDEADLK: t is the caller. */
+CORO_API int coro_task_join(coro_task_t *t, void **result, int64_t timeout);
+
+/* Free t when its task ends (now if it has). 0, or -1 and errno. */
+CORO_API int coro_task_detach(coro_task_t *t);
+
+/* Ask t to stop: its current wait and every later one fail with
+ * ECANCELED; a task not started yet ends without running. 0, or -1. */
+CORO_API int coro_task_cancel(coro_task_t *t);
+
+/* The running task's handle (detached for a task made by coro_spawn()),
+ * or NULL when not in a task. */
+CORO_API coro_task_t *coro_task_self(void);
+
+/* In a task: 1 once it was cancelled, else 0. */
+CORO_API int coro_task_cancelled(void);
+
+/*
  * Channels carry elements of a fixed size, copied in and out, in FIFO order.
  * Capacity 0 is a rendezvous: a send completes when a receiver takes it.
  * An operation that would block is only allowed in a task (else EPERM).

@@ -176,7 +176,7 @@ may_wait(int64_t timeout)
         errno = EAGAIN;
         return NULL;
     }
-    return coro__wait_begin();
+    return coro__wait_begin(0);
 }
 
 static int64_t
@@ -232,8 +232,8 @@ coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
     for (i = 0; i < n; i++)
         queue(w, &ops[i], (int)i, sel[i].chan, sel[i].op, sel[i].elem);
     err = errno;
-    if (coro__wait(w, deadline(timeout)) == -1 && w->fired == CORO__TIMEOUT)
-        return -1;
+    if (coro__wait(w, deadline(timeout)) == -1 && w->fired < 0)
+        return -1; /* ETIMEDOUT, ECANCELED */
     errno = err; /* an entry's EPIPE is its err, not the call's */
     sel[w->fired].err = w->err;
     return w->fired;

@@ -403,12 +403,12 @@ coro_yield(void *out)
 }
 
 int
-coro__resume(struct coro *co, int val)
+coro__resume(struct coro *co, int val, void **out)
 {
     struct coro__thread *t = coro__thr_peek();
     struct coro__base *self = t->current;
 
-    link_in(t, self, co, NULL);
+    link_in(t, self, co, out);
     return enter(t, self, co, (void *)(intptr_t)val);
 }
 
@@ -430,7 +430,7 @@ coro__switch_to(struct coro *self, struct coro *next, int val)
     struct coro__thread *t = coro__thr_peek();
 
     next->b.resumer = self->b.resumer;
-    next->b.out = NULL;
+    next->b.out = self->b.out;
     set_status(&self->b, CORO_SUSPENDED);
     t->current = &next->b;
     return enter(t, &self->b, next, (void *)(intptr_t)val);

@@ -160,8 +160,9 @@ coro__of_ext(void *ext)
 struct coro *coro__create(coro_fn *fn, void *arg, size_t stack_size, const struct coro__ops *ops);
 /* Run co (created or suspended) from the running context until it
  * suspends (0) or ends (1); a suspended co gets val back from the call
- * that suspended it. */
-int coro__resume(struct coro *co, int val);
+ * that suspended it. When a coroutine ends in its place (see
+ * coro__switch_to), what it returned goes to *out (out may be NULL). */
+int coro__resume(struct coro *co, int val, void **out);
 /* In a managed coroutine: back to whoever resumed it (coro__resume()
  * returns 0). Returns the val of whatever resumes self again. */
 int coro__suspend(struct coro *self);
@@ -170,6 +171,14 @@ int coro__suspend(struct coro *self);
  * coro__suspend() or coro__switch_to() returns). Returns the val that
  * comes with self's turn again. */
 int coro__switch_to(struct coro *self, struct coro *next, int val);
+/* What co, not started yet, will run instead of what it was made with. */
+static inline void
+coro__set_entry(struct coro *co, coro_fn *fn, void *arg)
+{
+    co->fn = fn;
+    co->arg = arg;
+}
+
 /* Set co's errno: the one it will find when it runs next, or the live
  * one when co is running. */
 static inline void

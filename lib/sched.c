@@ -22,22 +22,9 @@
 
 #include "list.h"
 #include "object.h"
-#include "wait.h"
+#include "task.h"
 #include "timer.h"
-
-/* A task's scheduler state, in its coroutine's ext area: what a switch or a
- * wake touches in the first cache line, the room for its clause in the
- * next, the rest after. */
-struct task {
-    struct coro_sched *sched;
-    int result;                  /* what its coro__wait() returns when it runs again */
-    struct coro__wait own;       /* its one wait; own.fired tells whether it blocks */
-    _Alignas(64) unsigned char room[CORO__ROOM];
-    struct coro__clause timeout; /* its deadline's clause, while it waits with one */
-    struct coro__timer timer;
-    struct coro__link tasks;     /* in sched->tasks while alive */
-};
-_Static_assert(sizeof(struct task) <= CORO__EXT_SIZE, "struct task must fit in a coroutine's ext");
+#include "wait.h"
 
 /* The ready queue is a ring of task pointers: a push or a pop touches the
  * ring and nothing of any other task. A task is in it at most once, so it
@@ -62,27 +49,6 @@ const struct coro__ops coro__task_ops = {
     .kind = "task",
     .yield = task_yield,
 };
-
-static inline struct task *
-task_of(struct coro *co)
-{
-    return coro__ext(co);
-}
-
-static inline struct coro *
-co_of(struct task *t)
-{
-    return coro__of_ext(t);
-}
-
-/* The running task, or NULL when the running coroutine is not one. */
-static inline struct task *
-self_task(void)
-{
-    struct coro *co = coro__self();
-
-    return co && co->ops == &coro__task_ops ? task_of(co) : NULL;
-}
 
 static inline void
 queue_ready(struct coro_sched *s, struct task *t)
@@ -134,12 +100,15 @@ reserve(struct coro_sched *s, size_t n)
     return 0;
 }
 
+/* t ended, returning result (NULL when it was closed): free it. */
 static void
-reap(struct coro_sched *s, struct task *t)
+reap(struct coro_sched *s, struct task *t, void *result)
 {
+    if (t->ended)
+        t->ended(t, result);
     coro__list_unlink(&t->tasks);
     s->ntasks--;
-    (void)coro__destroy(co_of(t)); /* it is dead: this only frees it */
+    (void)coro__destroy(coro__co_of(t)); /* it is dead: this only frees it */
 }
 
 /* The one place a wait ends, fired or cancelled: every clause but the
@@ -175,7 +144,7 @@ coro__fire(struct coro__clause *c, int err)
         t->result = id;
     } else {
         t->result = -1;
-        coro__set_errno(co_of(t), err);
+        coro__set_errno(coro__co_of(t), err);
     }
     queue_ready(t->sched, t);
 }
@@ -185,6 +154,21 @@ static struct coro__wait *
 pending_wait(struct task *t)
 {
     return t->own.fired == CORO__PENDING ? &t->own : NULL;
+}
+
+void
+coro__interrupt(struct task *t, int err)
+{
+    struct coro__wait *w = pending_wait(t);
+
+    if (w == NULL || w->nocancel)
+        return;
+    end_wait(w, NULL);
+    w->fired = CORO__INTERRUPTED;
+    w->err = err;
+    t->result = -1;
+    coro__set_errno(coro__co_of(t), err);
+    queue_ready(t->sched, t);
 }
 
 /* Wake, in deadline order, every task whose deadline is not after now.
@@ -246,10 +230,10 @@ park(struct coro_sched *s, struct task *self, int requeue)
     if (next == self)
         return wake_value(self); /* it is alone: no switch at all */
     if (next == NULL)
-        return coro__suspend(co_of(self));
+        return coro__suspend(coro__co_of(self));
     s->switches++;
     s->current = next;
-    return coro__switch_to(co_of(self), co_of(next), wake_value(next));
+    return coro__switch_to(coro__co_of(self), coro__co_of(next), wake_value(next));
 }
 
 /* Nothing is runnable: sleep until the earliest deadline, without spinning. */
@@ -315,9 +299,9 @@ coro_sched_destroy(coro_sched_t *s)
 
         if (pending_wait(t))
             end_wait(&t->own, NULL);
-        (void)coro__close(co_of(t));
+        (void)coro__close(coro__co_of(t));
         s->nready = 0;
-        reap(s, t);
+        reap(s, t, NULL);
     }
     coro__heap_free(&s->timers);
     free(s->ring);
@@ -325,32 +309,44 @@ coro_sched_destroy(coro_sched_t *s)
     return 0;
 }
 
-int
-coro_spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
+struct task *
+coro__spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
 {
     struct coro *co;
     struct task *t;
 
     if (s == NULL || fn == NULL) {
         errno = EINVAL;
-        return -1;
+        return NULL;
     }
     if (!coro__mine(s->owner)) {
         errno = EPERM;
-        return -1;
+        return NULL;
     }
     /* Room for every task in the ready queue and for every task's deadline
      * now, so that running and blocking never allocate. */
     if (reserve(s, s->ntasks + 1) == -1 || coro__heap_reserve(&s->timers, s->ntasks + 1) == -1)
-        return -1;
+        return NULL;
     if ((co = coro__create(fn, arg, stack_size, &coro__task_ops)) == NULL)
-        return -1;
-    t = task_of(co);
+        return NULL;
+    t = coro__task_of(co);
     t->sched = s;
     coro__list_push(&s->tasks, &t->tasks);
     s->ntasks++;
     make_ready(t);
-    return 0;
+    return t;
+}
+
+int
+coro_spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
+{
+    return coro__spawn(s, fn, arg, stack_size) ? 0 : -1;
+}
+
+uint64_t
+coro__sched_owner(const coro_sched_t *s)
+{
+    return s->owner;
 }
 
 int
@@ -366,10 +362,12 @@ coro_sched_run(coro_sched_t *s)
     for (;;) {
         poll_timers(s);
         if ((t = pop_ready(s)) != NULL) {
+            void *result = NULL;
+
             s->switches++;
             s->current = t;
-            if (coro__resume(co_of(t), wake_value(t)) == 1)
-                reap(s, s->current); /* the task that came back ended */
+            if (coro__resume(coro__co_of(t), wake_value(t), &result) == 1)
+                reap(s, s->current, result); /* the task that came back ended */
             continue;
         }
         if (s->ntasks == 0)
@@ -390,7 +388,7 @@ coro_sched_run(coro_sched_t *s)
 static void *
 task_yield(struct coro *self, void *out)
 {
-    struct task *t = task_of(self);
+    struct task *t = coro__task_of(self);
 
     (void)out;
     (void)park(t->sched, t, 1);
@@ -400,13 +398,13 @@ task_yield(struct coro *self, void *out)
 int
 coro_sched_yield(void)
 {
-    struct task *self = self_task();
+    struct task *self = coro__self_task();
 
     if (self == NULL) {
         errno = EPERM;
         return -1;
     }
-    if (coro__ending(co_of(self))) {
+    if (coro__ending(coro__co_of(self))) {
         errno = ECANCELED;
         return -1;
     }
@@ -416,7 +414,7 @@ coro_sched_yield(void)
 coro_sched_t *
 coro_sched_self(void)
 {
-    struct task *self = self_task();
+    struct task *self = coro__self_task();
 
     return self ? self->sched : NULL;
 }
@@ -432,13 +430,17 @@ coro_sched_switches(const coro_sched_t *s)
 }
 
 struct coro__wait *
-coro__wait_begin(void)
+coro__wait_begin(int flags)
 {
-    struct task *self = self_task();
+    struct task *self = coro__self_task();
     struct coro__wait *w;
 
-    if (self == NULL || coro__ending(co_of(self))) {
-        errno = self ? ECANCELED : EPERM;
+    if (self == NULL) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (coro__ending(coro__co_of(self)) || (self->cancelled && !(flags & CORO__NOCANCEL))) {
+        errno = ECANCELED;
         return NULL;
     }
     w = &self->own;
@@ -448,6 +450,7 @@ coro__wait_begin(void)
     w->room = self->room;
     w->fired = CORO__PENDING;
     w->err = 0;
+    w->nocancel = flags & CORO__NOCANCEL;
     return w;
 }
 
@@ -481,7 +484,7 @@ coro_sleep(int64_t nsec)
         errno = EINVAL;
         return -1;
     }
-    if ((w = coro__wait_begin()) == NULL)
+    if ((w = coro__wait_begin(0)) == NULL)
         return -1;
     if (coro__wait(w, coro__deadline(nsec)) == -1 && errno != ETIMEDOUT)
         return -1;

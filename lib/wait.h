@@ -39,18 +39,22 @@ struct coro__wait {
     struct coro__clause *clauses;
     void *owned;                 /* freed when the wait ends, or NULL */
     void *room;                  /* CORO__ROOM bytes, 16-aligned, for one clause of the caller's */
-    int fired;                   /* the id of the clause that fired, CORO__TIMEOUT, or
-                                  * CORO__PENDING while it waits */
+    int fired;                   /* the id of the clause that fired, CORO__TIMEOUT,
+                                  * CORO__INTERRUPTED, or CORO__PENDING while it waits */
     int err;                     /* what it fired with */
+    int nocancel;                /* cancelling its task does not end it (CORO__NOCANCEL) */
 };
 
-enum { CORO__TIMEOUT = -1, CORO__PENDING = INT_MIN };
+enum { CORO__TIMEOUT = -1, CORO__INTERRUPTED = -2, CORO__PENDING = INT_MIN };
 
 /* Begin a wait of the running task: its wait, with no clauses yet. NULL
  * and errno: EPERM when the running coroutine is not a task (the thread's
  * own stack, or a generator, even one a task resumed), ECANCELED when it is
- * ending (a deferred handler). */
-struct coro__wait *coro__wait_begin(void);
+ * ending (a deferred handler) or was cancelled (coro_task_cancel()), unless
+ * flags has CORO__NOCANCEL: then the wait goes on even when its task is
+ * cancelled (to take a mutex back after a condition wait, say). */
+enum { CORO__NOCANCEL = 1 };
+struct coro__wait *coro__wait_begin(int flags);
 
 static inline void
 coro__wait_add(struct coro__wait *w, struct coro__clause *c, int id, coro__cancel_fn *cancel)
@@ -64,8 +68,9 @@ coro__wait_add(struct coro__wait *w, struct coro__clause *c, int id, coro__cance
 
 /* Block until one of w's clauses fires, or until deadline (on coro_now()'s
  * clock; < 0: none). Returns the id of the clause that fired when it fired
- * with 0; when it fired with an errno, or at the deadline, -1 with that
- * errno (ETIMEDOUT). w->fired and w->err say which and why. A caller that
+ * with 0; when it fired with an errno, at the deadline, or when the task
+ * was cancelled, -1 with that errno (ETIMEDOUT, ECANCELED). w->fired and
+ * w->err say which and why. A caller that
  * returns this at once makes its own call a tail call, so that the task,
  * when it runs again, goes on straight in its caller (see coro.c). */
 int coro__wait(struct coro__wait *w, int64_t deadline);

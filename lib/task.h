@@ -1,0 +1,78 @@
+/*
+ * A task's scheduler state, shared by the scheduler (sched.c) and the task
+ * handles on top of it (task.c): it lives in the ext area of the task's
+ * coroutine (object.h), so a task needs no allocation besides its stack.
+ */
+#ifndef CORO_TASK_H
+#define CORO_TASK_H
+
+#include <stdint.h>
+
+#include "coro.h"
+#include "list.h"
+#include "object.h"
+#include "timer.h"
+#include "wait.h"
+
+/* A handle (task.c): made by coro_task_spawn(), or inside the task for
+ * coro_task_self() of a task made by coro_spawn() (embedded, detached). */
+struct coro_task {
+    struct task *task;           /* NULL once the task ended */
+    uint64_t owner;              /* the id of the scheduler's thread */
+    void *result;                /* what it returned, once it ended */
+    struct coro__clause *joiner; /* the clause of a join waiting for it, or NULL */
+    unsigned char ended, detached, embedded;
+};
+
+/* In the first cache line what a switch or a wake touches, the room for
+ * a clause in the next, the rest after. */
+struct task {
+    struct coro_sched *sched;
+    int result;                  /* what its coro__wait() returns when it runs again */
+    unsigned char cancelled;     /* coro_task_cancel(): its waits fail with ECANCELED */
+    struct coro__wait own;       /* its one wait; own.fired tells whether it blocks */
+    _Alignas(64) unsigned char room[CORO__ROOM];
+    struct coro__clause timeout; /* its deadline's clause, while it waits with one */
+    struct coro__timer timer;
+    struct coro__link tasks;     /* in sched->tasks while alive */
+    struct coro_task *handle;    /* its handle, or NULL */
+    /* Called as it ends, before it is freed, with what it returned (NULL
+     * if it was closed); set by task.c for tasks with a handle. */
+    void (*ended)(struct task *t, void *result);
+    struct coro_task self_handle; /* coro_task_self() of a task without a handle */
+};
+_Static_assert(sizeof(struct task) <= CORO__EXT_SIZE, "struct task must fit in a coroutine's ext");
+
+static inline struct task *
+coro__task_of(struct coro *co)
+{
+    return coro__ext(co);
+}
+
+static inline struct coro *
+coro__co_of(struct task *t)
+{
+    return coro__of_ext(t);
+}
+
+/* The scheduler's hooks (sched.c): what makes a coroutine a task. */
+extern const struct coro__ops coro__task_ops __attribute__((visibility("hidden")));
+
+/* The running task, or NULL when the running coroutine is not one. */
+static inline struct task *
+coro__self_task(void)
+{
+    struct coro *co = coro__self();
+
+    return co && co->ops == &coro__task_ops ? coro__task_of(co) : NULL;
+}
+
+/* coro_spawn(), returning the task. */
+struct task *coro__spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size);
+/* If t waits, and its wait may be interrupted, end the wait: coro__wait()
+ * returns -1 with errno err. */
+void coro__interrupt(struct task *t, int err);
+/* The id of the thread s belongs to. */
+uint64_t coro__sched_owner(const coro_sched_t *s);
+
+#endif /* CORO_TASK_H */
