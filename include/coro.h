@@ -137,6 +137,9 @@ CORO_API int64_t coro_now(void);
 /* In a task: sleep nsec nanoseconds while other tasks run. 0, or -1 and errno. */
 CORO_API int coro_sleep(int64_t nsec);
 
+/* In a task: sleep until coro_now() reaches deadline. 0, or -1 and errno. */
+CORO_API int coro_sleep_until(int64_t deadline);
+
 /*
  * Task handles: a task that can be waited for, cancelled, and that gives
  * its result back. A handle belongs to its scheduler's thread.
@@ -193,6 +196,10 @@ CORO_API int coro_chan_close(coro_chan_t *ch);
 /* Free ch. NULL is a no-op. -1 EBUSY while tasks wait on it. */
 CORO_API int coro_chan_destroy(coro_chan_t *ch);
 
+/* The elements buffered in ch now, and its capacity (0 and errno on error). */
+CORO_API size_t coro_chan_len(const coro_chan_t *ch);
+CORO_API size_t coro_chan_cap(const coro_chan_t *ch);
+
 /* One operation of a coro_select(). */
 enum { CORO_SEND = 1, CORO_RECV = 2 };
 typedef struct coro_sel {
@@ -202,10 +209,14 @@ typedef struct coro_sel {
     int err;    /* set by coro_select() on the chosen one: 0, or EPIPE */
 } coro_sel_t;
 
-/* Wait until one of n operations completes and return its index; the first
- * in array order wins when several can. -1 and errno (EAGAIN, ETIMEDOUT for
- * the timeout; see "Time" above). */
+/* Wait until one of n operations completes and return its index; when
+ * several can, one chosen uniformly at random (Go's rule). An entry whose
+ * chan is NULL is never ready. -1 and errno (EAGAIN, ETIMEDOUT for the
+ * timeout; see "Time" above). */
 CORO_API int coro_select(coro_sel_t *sel, size_t n, int64_t timeout);
+
+/* coro_select() where the first ready entry in array order wins. */
+CORO_API int coro_select_first(coro_sel_t *sel, size_t n, int64_t timeout);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,10 +187,27 @@ deadline(int64_t timeout)
 }
 
 static int
+check_chan(const struct coro_chan *ch)
+{
+    if (ch == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!coro__mine(ch->owner)) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+/* An entry with a NULL channel is never ready, as Go's nil channel: it
+ * is skipped, and its other fields are not looked at. */
+static int
 check_sel(const coro_sel_t *sel)
 {
-    if (sel->chan == NULL || (sel->op != CORO_SEND && sel->op != CORO_RECV) ||
-        (sel->op == CORO_SEND && sel->elem == NULL)) {
+    if (sel->chan == NULL)
+        return 0;
+    if ((sel->op != CORO_SEND && sel->op != CORO_RECV) || (sel->op == CORO_SEND && sel->elem == NULL)) {
         errno = EINVAL;
         return -1;
     }
@@ -200,43 +218,129 @@ check_sel(const coro_sel_t *sel)
     return 0;
 }
 
-int
-coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
+/* Could *sel complete at once? (Without doing it.) */
+static int
+ready(const coro_sel_t *sel)
+{
+    const struct coro_chan *ch = sel->chan;
+
+    if (ch == NULL)
+        return 0;
+    if (sel->op == CORO_SEND)
+        return ch->closed || !coro__list_empty(&ch->recvq) || ch->count < ch->cap;
+    return ch->count > 0 || !coro__list_empty(&ch->sendq) || ch->closed;
+}
+
+/* A per-thread xorshift generator for coro_select()'s choice: no system
+ * call, no lock, seeded from the thread's id. */
+static __thread uint64_t rng CORO__TLS_MODEL;
+
+static uint64_t
+random64(void)
+{
+    uint64_t x = rng;
+
+    if (x == 0) { /* splitmix64 of the thread's id; never 0 afterwards */
+        x = coro__thread_id() * 0x9e3779b97f4a7c15u;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+        x = (x ^ (x >> 31)) | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng = x;
+}
+
+/* Of the entries that could complete now: the first in array order
+ * (first), or one chosen uniformly at random; -1 when none can. */
+static long
+choose(const coro_sel_t *sel, size_t n, int first)
+{
+    long chosen = -1;
+    uint64_t seen = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!ready(&sel[i]))
+            continue;
+        if (first)
+            return (long)i;
+        /* Reservoir sampling: the k-th ready entry takes the place of the
+         * choice with probability 1/k. */
+        if (++seen == 1 || random64() % seen == 0)
+            chosen = (long)i;
+    }
+    return chosen;
+}
+
+static int
+select_any(coro_sel_t *sel, size_t n, int64_t timeout, int first)
 {
     struct op small[SMALL_SELECT], *ops = small;
     struct coro__wait *w;
-    size_t i;
+    size_t i, live = 0;
+    long c;
     int err;
 
-    if ((sel == NULL && n > 0) || (n == 0 && timeout < 0) || n > INT_MAX) {
-        errno = EINVAL; /* n == 0: nothing could ever end the wait */
+    if ((sel == NULL && n > 0) || n > INT_MAX) {
+        errno = EINVAL;
         return -1;
     }
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         if (check_sel(&sel[i]) == -1)
             return -1;
-    for (i = 0; i < n; i++)
-        if ((err = try_op(&sel[i])) != EAGAIN) {
-            sel[i].err = err;
-            return (int)i;
-        }
+        live += sel[i].chan != NULL;
+    }
+    if (live == 0 && timeout < 0) {
+        errno = EINVAL; /* nothing could ever end the wait */
+        return -1;
+    }
+    if ((c = choose(sel, n, first)) >= 0) {
+        sel[c].err = try_op(&sel[c]);
+        return (int)c;
+    }
     if ((w = may_wait(timeout)) == NULL)
         return -1;
-    if (n > SMALL_SELECT) {
-        if ((ops = malloc(n * sizeof *ops)) == NULL) {
+    if (live > SMALL_SELECT) {
+        if ((ops = malloc(live * sizeof *ops)) == NULL) {
             errno = ENOMEM;
             return -1;
         }
         w->owned = ops; /* freed when the wait ends */
     }
     for (i = 0; i < n; i++)
-        queue(w, &ops[i], (int)i, sel[i].chan, sel[i].op, sel[i].elem);
+        if (sel[i].chan)
+            queue(w, ops++, (int)i, sel[i].chan, sel[i].op, sel[i].elem);
     err = errno;
     if (coro__wait(w, deadline(timeout)) == -1 && w->fired < 0)
         return -1; /* ETIMEDOUT, ECANCELED */
     errno = err; /* an entry's EPIPE is its err, not the call's */
     sel[w->fired].err = w->err;
     return w->fired;
+}
+
+int
+coro_select(coro_sel_t *sel, size_t n, int64_t timeout)
+{
+    return select_any(sel, n, timeout, 0);
+}
+
+int
+coro_select_first(coro_sel_t *sel, size_t n, int64_t timeout)
+{
+    return select_any(sel, n, timeout, 1);
+}
+
+size_t
+coro_chan_len(const coro_chan_t *ch)
+{
+    return check_chan(ch) == -1 ? 0 : ch->count;
+}
+
+size_t
+coro_chan_cap(const coro_chan_t *ch)
+{
+    return check_chan(ch) == -1 ? 0 : ch->cap;
 }
 
 /* A single send or receive that must wait: its clause in the room of the
@@ -303,7 +407,8 @@ coro_chan_create(size_t elem_size, size_t capacity)
 {
     struct coro_chan *ch;
 
-    if (elem_size == 0 || (capacity && elem_size > (SIZE_MAX - sizeof *ch) / capacity)) {
+    /* The whole object must be a size malloc() may be asked for. */
+    if (elem_size == 0 || (capacity && elem_size > (PTRDIFF_MAX - sizeof *ch) / capacity)) {
         errno = EINVAL;
         return NULL;
     }
@@ -316,20 +421,6 @@ coro_chan_create(size_t elem_size, size_t capacity)
     coro__list_init(&ch->sendq);
     coro__list_init(&ch->recvq);
     return ch;
-}
-
-static int
-check_chan(const struct coro_chan *ch)
-{
-    if (ch == NULL) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (!coro__mine(ch->owner)) {
-        errno = EPERM;
-        return -1;
-    }
-    return 0;
 }
 
 int

@@ -475,18 +475,35 @@ coro__wait(struct coro__wait *w, int64_t deadline)
     return park(self->sched, self, 0);
 }
 
-int
-coro_sleep(int64_t nsec)
+/* Sleep until deadline (>= 0). ETIMEDOUT is how it ends well. */
+static int
+sleep_until(int64_t deadline)
 {
     struct coro__wait *w;
 
+    if ((w = coro__wait_begin(0)) == NULL)
+        return -1;
+    if (coro__wait(w, deadline) == -1 && errno != ETIMEDOUT)
+        return -1; /* ECANCELED */
+    return 0;
+}
+
+int
+coro_sleep(int64_t nsec)
+{
     if (nsec < 0) {
         errno = EINVAL;
         return -1;
     }
-    if ((w = coro__wait_begin(0)) == NULL)
+    return sleep_until(coro__deadline(nsec));
+}
+
+int
+coro_sleep_until(int64_t deadline)
+{
+    if (deadline < 0) {
+        errno = EINVAL;
         return -1;
-    if (coro__wait(w, coro__deadline(nsec)) == -1 && errno != ETIMEDOUT)
-        return -1;
-    return 0;
+    }
+    return sleep_until(deadline);
 }

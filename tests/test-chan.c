@@ -1074,6 +1074,42 @@ START_TEST(test_create_errors)
                                        (size_t)1 << (sizeof(size_t) * 4)), EINVAL);
     /* It fits, but the channel's header on top does not. */
     ASSERT_NULL_ERRNO(coro_chan_create(SIZE_MAX - 1, 1), EINVAL);
+    /* It fits with the header, but no object may be larger than
+     * PTRDIFF_MAX (malloc() would be asked for an impossible size). */
+    ASSERT_NULL_ERRNO(coro_chan_create(SIZE_MAX / 4, 2), EINVAL);
+    ASSERT_NULL_ERRNO(coro_chan_create(PTRDIFF_MAX, 1), EINVAL);
+    ASSERT_NULL_ERRNO(coro_chan_create(1, PTRDIFF_MAX), EINVAL);
+}
+END_TEST
+
+/* coro_chan_len() and coro_chan_cap(): what is buffered, and the room. */
+START_TEST(test_len_cap)
+{
+    coro_chan_t *c = coro_chan_create(sizeof(int), 3);
+    coro_chan_t *r = coro_chan_create(sizeof(int), 0);
+    int v = 1;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(coro_chan_cap(c), 3);
+    ck_assert_uint_eq(coro_chan_len(c), 0);
+    ck_assert_int_eq(coro_chan_send(c, &v), 0);
+    ck_assert_int_eq(coro_chan_send(c, &v), 0);
+    ck_assert_uint_eq(coro_chan_len(c), 2);
+    ck_assert_int_eq(coro_chan_recv(c, &v), 0);
+    ck_assert_uint_eq(coro_chan_len(c), 1);
+    ck_assert_int_eq(coro_chan_close(c), 0);
+    ck_assert_uint_eq(coro_chan_len(c), 1); /* closed, not drained */
+    ck_assert_uint_eq(coro_chan_cap(r), 0);
+    ck_assert_uint_eq(coro_chan_len(r), 0);
+    errno = 0;
+    ck_assert_uint_eq(coro_chan_len(NULL), 0);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_uint_eq(coro_chan_cap(NULL), 0);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(coro_chan_destroy(c), 0);
+    ck_assert_int_eq(coro_chan_destroy(r), 0);
 }
 END_TEST
 
@@ -1260,7 +1296,7 @@ END_TEST
  * another one and changes nothing. */
 struct foreign {
     coro_chan_t *c;
-    int rc[8], err[8];
+    int rc[10], err[10];
 };
 
 static void *
@@ -1283,6 +1319,9 @@ foreign_thread(void *arg)
     TRY(coro_chan_close(f->c));
     TRY(coro_chan_destroy(f->c));
     TRY(coro_select(&sel, 1, 0));
+    TRY(coro_select_first(&sel, 1, 0));
+    TRY(coro_chan_len(f->c) == 0 ? -1 : 1);
+    TRY(coro_chan_cap(f->c) == 0 ? -1 : 1);
 #undef TRY
     return NULL;
 }
@@ -1297,7 +1336,7 @@ START_TEST(test_other_thread)
     ck_assert_int_eq(coro_chan_send(f.c, &v), 0);
     ck_assert_int_eq(pthread_create(&th, NULL, foreign_thread, &f), 0);
     ck_assert_int_eq(pthread_join(th, NULL), 0);
-    for (int k = 0; k < 7; k++) {
+    for (int k = 0; k < 10; k++) {
         ck_assert_msg(f.rc[k] == -1 && f.err[k] == EPERM, "call %d: rc %d errno %d", k,
                       f.rc[k], f.err[k]);
     }
@@ -1671,6 +1710,7 @@ chan_suite(void)
 
     tc = tasklog_tcase(s, "create", tasklog_reset);
     tcase_add_test(tc, test_create_errors);
+    tcase_add_test(tc, test_len_cap);
     tcase_add_test(tc, test_create_sizes);
 
     tc = tasklog_tcase(s, "outside", tasklog_reset);

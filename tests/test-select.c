@@ -108,7 +108,7 @@ START_TEST(test_first_ready_wins)
     for (int i = 0; i < 3; i++)
         sel_set(i, CORO_RECV, -1);
     /* Outside a task, with no limit: nothing has to wait. */
-    ck_assert_int_eq(coro_select(sels, 3, CORO_FOREVER), 0);
+    ck_assert_int_eq(coro_select_first(sels, 3, CORO_FOREVER), 0);
     ck_assert_int_eq(vals[0], 10);
     ck_assert_int_eq(sels[0].err, 0);
     ck_assert_int_eq(vals[1], -1);
@@ -117,7 +117,7 @@ START_TEST(test_first_ready_wins)
     ck_assert_int_eq(sels[2].err, UNTOUCHED);
     /* chs[0] is empty now: the next ready one in order wins. */
     sels[0].err = UNTOUCHED;
-    ck_assert_int_eq(coro_select(sels, 3, 0), 1);
+    ck_assert_int_eq(coro_select_first(sels, 3, 0), 1);
     ck_assert_int_eq(vals[1], 11);
     ck_assert_int_eq(sels[1].err, 0);
     ck_assert_int_eq(sels[0].err, UNTOUCHED);
@@ -136,7 +136,7 @@ START_TEST(test_first_ready_wins_mixed)
     sel_set(0, CORO_SEND, 100);
     sel_set(1, CORO_SEND, 101);
     sel_set(2, CORO_RECV, -1);
-    ck_assert_int_eq(coro_select(sels, 3, 0), 1);
+    ck_assert_int_eq(coro_select_first(sels, 3, 0), 1);
     ck_assert_int_eq(sels[1].err, 0);
     ck_assert_int_eq(take(1), 101);
     ck_assert_int_eq(take(0), 1);
@@ -145,7 +145,7 @@ START_TEST(test_first_ready_wins_mixed)
     /* Now the send on chs[0] comes first. */
     sels[1].err = UNTOUCHED;
     put(2, 4);
-    ck_assert_int_eq(coro_select(sels, 3, 0), 0);
+    ck_assert_int_eq(coro_select_first(sels, 3, 0), 0);
     ck_assert_int_eq(take(0), 100);
     assert_empty(1);
     ck_assert_int_eq(take(2), 4);
@@ -164,14 +164,14 @@ START_TEST(test_closed_channel_case)
     sel_set(1, CORO_RECV, -2);
     sel_set(2, CORO_SEND, 7);
     ck_assert_int_eq(coro_chan_close(chs[1]), 0);
-    ck_assert_int_eq(coro_select(sels, 3, 0), 1);
+    ck_assert_int_eq(coro_select_first(sels, 3, 0), 1);
     ck_assert_int_eq(sels[1].err, EPIPE);
     ck_assert_int_eq(vals[1], -2);
     ck_assert_int_eq(sels[0].err, UNTOUCHED);
     ck_assert_int_eq(sels[2].err, UNTOUCHED);
     assert_empty(2); /* the send after it was not done */
     /* Again: a caller that keeps a closed entry gets it every time. */
-    ck_assert_int_eq(coro_select(sels, 3, CORO_FOREVER), 1);
+    ck_assert_int_eq(coro_select_first(sels, 3, CORO_FOREVER), 1);
     /* A send on a closed channel, ahead of a ready receive. */
     put(0, 5);
     ck_assert_int_eq(coro_chan_close(chs[2]), 0);
@@ -181,7 +181,7 @@ START_TEST(test_closed_channel_case)
             { chs[0], CORO_RECV, &vals[0], UNTOUCHED },
         };
 
-        ck_assert_int_eq(coro_select(two, 2, 0), 0);
+        ck_assert_int_eq(coro_select_first(two, 2, 0), 0);
         ck_assert_int_eq(two[0].err, EPIPE);
         ck_assert_int_eq(two[1].err, UNTOUCHED);
         ck_assert_int_eq(vals[0], -1);
@@ -241,9 +241,9 @@ START_TEST(test_ready_with_waiting_partner)
     ASSERT_FAILS(coro_sched_run(sched), EDEADLK);
     sel_set(0, CORO_SEND, 40);
     sel_set(1, CORO_RECV, -1);
-    ck_assert_int_eq(coro_select(sels, 2, 0), 0);
+    ck_assert_int_eq(coro_select_first(sels, 2, 0), 0);
     ck_assert_int_eq(sels[1].err, UNTOUCHED);
-    ck_assert_int_eq(coro_select(&sels[1], 1, 0), 0);
+    ck_assert_int_eq(coro_select_first(&sels[1], 1, 0), 0);
     ck_assert_int_eq(vals[1], 51);
     ck_assert_int_eq(coro_sched_run(sched), 0);
     ck_assert_str_eq(evlog, "R0 S1 R0=40 S1-done");
@@ -259,7 +259,7 @@ START_TEST(test_same_channel_twice_ready)
     vals[1] = -1;
     sels[0] = (coro_sel_t){ chs[0], CORO_RECV, &vals[0], UNTOUCHED };
     sels[1] = (coro_sel_t){ chs[0], CORO_RECV, &vals[1], UNTOUCHED };
-    ck_assert_int_eq(coro_select(sels, 2, 0), 0);
+    ck_assert_int_eq(coro_select_first(sels, 2, 0), 0);
     ck_assert_int_eq(vals[0], 21);
     ck_assert_int_eq(vals[1], -1);
     ck_assert_int_eq(sels[1].err, UNTOUCHED);
@@ -709,8 +709,12 @@ START_TEST(test_einval)
     setup(1, 1);
     ASSERT_FAILS(coro_select(NULL, 1, 0), EINVAL);
     ASSERT_FAILS(coro_select(NULL, 3, CORO_FOREVER), EINVAL);
+    /* A NULL channel is never ready: alone, nothing could end the wait. */
     sels[0] = (coro_sel_t){ NULL, CORO_RECV, &v, UNTOUCHED };
-    ASSERT_FAILS(coro_select(sels, 1, 0), EINVAL);
+    ASSERT_FAILS(coro_select(sels, 1, CORO_FOREVER), EINVAL);
+    ASSERT_FAILS(coro_select(sels, 1, 0), EAGAIN);
+    sels[0] = (coro_sel_t){ NULL, 77, NULL, UNTOUCHED }; /* its other fields do not matter */
+    ASSERT_FAILS(coro_select(sels, 1, 0), EAGAIN);
     sels[0] = (coro_sel_t){ chs[0], 0, &v, UNTOUCHED };
     ASSERT_FAILS(coro_select(sels, 1, 0), EINVAL);
     sels[0] = (coro_sel_t){ chs[0], 3, &v, UNTOUCHED };
@@ -747,11 +751,14 @@ START_TEST(test_invalid_entry_does_nothing)
     ck_assert_int_eq(vals[0], -1);
     ck_assert_int_eq(sels[0].err, UNTOUCHED);
     ck_assert_int_eq(take(0), 4);
+    /* A NULL channel is skipped, not invalid. */
+    sel_set(0, CORO_RECV, -1);
     sel_set(1, CORO_RECV, -1);
     sels[1].chan = NULL;
     put(0, 6);
-    ASSERT_FAILS(coro_select(sels, 2, 0), EINVAL);
-    ck_assert_int_eq(take(0), 6);
+    ck_assert_int_eq(coro_select(sels, 2, 0), 0);
+    ck_assert_int_eq(vals[0], 6);
+    ck_assert_int_eq(sels[1].err, UNTOUCHED);
     teardown();
 }
 END_TEST
@@ -891,7 +898,7 @@ START_TEST(test_many_ready)
         sel_set(i, CORO_RECV, -1);
     put(6, 66);
     put(9, 99);
-    ck_assert_int_eq(coro_select(sels, 10, 0), 6);
+    ck_assert_int_eq(coro_select_first(sels, 10, 0), 6);
     ck_assert_int_eq(vals[6], 66);
     ck_assert_int_eq(sels[6].err, 0);
     for (int i = 0; i < 10; i++) {
@@ -1261,6 +1268,157 @@ END_TEST
 
 /* ---------------------------------------------------------------------- */
 
+/* ---------------------------------------------------------------------- */
+/* Fairness: among the ready entries, a uniform choice                     */
+
+/* k channels always ready to receive from (each holds one element, put
+ * back after every win): over many selects each one wins about n / k. */
+static void
+check_uniform(int k, int n)
+{
+    int wins[10] = {0};
+
+    setup(k, 1);
+    for (int i = 0; i < k; i++) {
+        put(i, i);
+        sel_set(i, CORO_RECV, -1);
+    }
+    for (int round = 0; round < n; round++) {
+        int c = coro_select(sels, (size_t)k, 0);
+
+        ck_assert_int_ge(c, 0);
+        ck_assert_int_lt(c, k);
+        ck_assert_int_eq(vals[c], c);
+        wins[c]++;
+        put(c, c);
+    }
+    /* Each count is binomial (n, 1/k): +-20% of n / k is over 10 standard
+     * deviations at these sizes, so this fails only for a biased choice
+     * (the first-ready rule gives one entry all of them). */
+    for (int i = 0; i < k; i++) {
+        ck_assert_int_gt(wins[i], n / k * 8 / 10);
+        ck_assert_int_lt(wins[i], n / k * 12 / 10);
+    }
+    for (int i = 0; i < k; i++)
+        (void)take(i);
+    teardown();
+}
+
+START_TEST(test_uniform_two)
+{
+    check_uniform(2, 10000);
+}
+END_TEST
+
+START_TEST(test_uniform_four)
+{
+    check_uniform(4, 20000);
+}
+END_TEST
+
+/* Only the ready ones take part: one not ready among ready ones never wins. */
+START_TEST(test_uniform_ready_only)
+{
+    int wins[3] = {0};
+
+    setup(3, 1);
+    put(0, 0);
+    put(2, 2);
+    sel_set(0, CORO_RECV, -1);
+    sel_set(1, CORO_RECV, -1); /* chs[1] stays empty */
+    sel_set(2, CORO_RECV, -1);
+    for (int round = 0; round < 4000; round++) {
+        int c = coro_select(sels, 3, 0);
+
+        ck_assert(c == 0 || c == 2);
+        wins[c]++;
+        put(c, c);
+    }
+    ck_assert_int_eq(wins[1], 0);
+    ck_assert_int_gt(wins[0], 1600);
+    ck_assert_int_gt(wins[2], 1600);
+    (void)take(0);
+    (void)take(2);
+    teardown();
+}
+END_TEST
+
+/* coro_select_first(): the first ready entry, always. */
+START_TEST(test_first_always_first)
+{
+    setup(2, 1);
+    put(0, 0);
+    put(1, 1);
+    sel_set(0, CORO_RECV, -1);
+    sel_set(1, CORO_RECV, -1);
+    for (int round = 0; round < 1000; round++) {
+        ck_assert_int_eq(coro_select_first(sels, 2, 0), 0);
+        put(0, 0);
+    }
+    (void)take(0);
+    (void)take(1);
+    teardown();
+}
+END_TEST
+
+/* A NULL channel switches an entry off, in a waiting select too: only the
+ * live entry can end the wait, and entries of NULL alone with a timeout
+ * sleep until it. */
+static void *
+select_with_holes(void *arg)
+{
+    int rc;
+
+    (void)arg;
+    sels[0] = (coro_sel_t){ NULL, CORO_RECV, NULL, UNTOUCHED };
+    sels[2] = (coro_sel_t){ NULL, CORO_SEND, NULL, UNTOUCHED };
+    rc = coro_select(sels, 3, CORO_FOREVER);
+    EXPECT(rc == 1);
+    EXPECT(vals[1] == 33);
+    EXPECT(sels[0].err == UNTOUCHED && sels[2].err == UNTOUCHED);
+    EXPECT_FAILS(coro_select(sels, 1, CORO_MSEC(5)), ETIMEDOUT);
+    EXPECT_FAILS(coro_select_first(sels, 1, CORO_FOREVER), EINVAL);
+    return NULL;
+}
+
+static void *
+send_33(void *arg)
+{
+    int v = 33;
+
+    (void)arg;
+    EXPECT(coro_chan_send(chs[1], &v) == 0);
+    return NULL;
+}
+
+START_TEST(test_null_entries_skipped)
+{
+    setup(2, 0);
+    sel_set(1, CORO_RECV, -1);
+    spawn(select_with_holes, NULL);
+    spawn(send_33, NULL);
+    ck_assert_int_eq(coro_sched_run(sched), 0);
+    teardown();
+}
+END_TEST
+
+/* coro_select_first() checks its entries as coro_select() does. */
+START_TEST(test_first_errors)
+{
+    setup(1, 1);
+    ASSERT_FAILS(coro_select_first(NULL, 1, 0), EINVAL);
+    ASSERT_FAILS(coro_select_first(NULL, 0, CORO_FOREVER), EINVAL);
+    ASSERT_FAILS(coro_select_first(NULL, 0, 0), EAGAIN);
+    sels[0] = (coro_sel_t){ chs[0], 3, &vals[0], UNTOUCHED };
+    ASSERT_FAILS(coro_select_first(sels, 1, 0), EINVAL);
+    sel_set(0, CORO_RECV, -1);
+    ASSERT_FAILS(coro_select_first(sels, 1, 0), EAGAIN);
+    ASSERT_FAILS(coro_select_first(sels, 1, CORO_MSEC(10)), EPERM);
+    ASSERT_FAILS(coro_select_first(sels, (size_t)INT_MAX + 1, 0), EINVAL);
+    teardown();
+}
+END_TEST
+
 static Suite *
 select_suite(void)
 {
@@ -1311,6 +1469,14 @@ select_suite(void)
     tcase_add_test(tc, test_many_woken_then_destroyed);
     tcase_add_test(tc, test_many_enomem);
     tcase_add_test(tc, test_many_tasks_selecting);
+
+    tc = tasklog_tcase(s, "fair", reset);
+    tcase_add_test(tc, test_uniform_two);
+    tcase_add_test(tc, test_uniform_four);
+    tcase_add_test(tc, test_uniform_ready_only);
+    tcase_add_test(tc, test_first_always_first);
+    tcase_add_test(tc, test_null_entries_skipped);
+    tcase_add_test(tc, test_first_errors);
 
     return s;
 }

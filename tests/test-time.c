@@ -230,6 +230,39 @@ START_TEST(test_sleep_errors)
 }
 END_TEST
 
+/* coro_sleep_until(): the deadline is on coro_now()'s clock; a past one
+ * returns at once (after a turn of the others, as coro_sleep(0)). */
+static void *
+sleep_until_task(void *arg)
+{
+    int64_t t0 = coro_now(), t1;
+
+    (void)arg;
+    EXPECT(coro_sleep_until(t0 + CORO_MSEC(20)) == 0);
+    t1 = coro_now();
+    EXPECT(t1 >= t0 + CORO_MSEC(20));
+    EXPECT(t1 < t0 + CORO_MSEC(5000));
+    EXPECT(coro_sleep_until(0) == 0); /* long past */
+    EXPECT(coro_sleep_until(t1) == 0);
+    EXPECT_FAILS(coro_sleep_until(-1), EINVAL);
+    EXPECT_FAILS(coro_sleep_until(INT64_MIN), EINVAL);
+    ev("slept");
+    return NULL;
+}
+
+START_TEST(test_sleep_until)
+{
+    coro_sched_t *s = new_sched();
+
+    ASSERT_FAILS(coro_sleep_until(coro_now()), EPERM);
+    ck_assert_int_eq(coro_spawn(s, sleep_until_task, NULL, 0), 0);
+    ck_assert_int_eq(coro_sched_run(s), 0);
+    ck_assert_str_eq(evlog, "slept");
+    ASSERT_TASKS_OK();
+    ck_assert_int_eq(coro_sched_destroy(s), 0);
+}
+END_TEST
+
 /* coro_sleep(0) lets every other ready task have a turn, and the sleeper
  * is back within about a round: before any of them has a third turn. */
 static void *
@@ -974,6 +1007,7 @@ time_suite(void)
     tc = tasklog_tcase(s, "sleep", tasklog_reset);
     tcase_add_test(tc, test_sleep_lasts_at_least);
     tcase_add_test(tc, test_sleep_errors);
+    tcase_add_test(tc, test_sleep_until);
     tcase_add_test(tc, test_sleep_zero_lets_others_run);
     tcase_add_test(tc, test_sleeper_wakes_among_busy_tasks);
     tcase_add_test(tc, test_deadline_noticed_within_a_round);
