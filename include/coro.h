@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -217,6 +219,42 @@ CORO_API int coro_select(coro_sel_t *sel, size_t n, int64_t timeout);
 
 /* coro_select() where the first ready entry in array order wins. */
 CORO_API int coro_select_first(coro_sel_t *sel, size_t n, int64_t timeout);
+
+/*
+ * I/O: a task waits for an fd through its scheduler (one epoll instance
+ * per scheduler) while the others run. Outside any task the same calls
+ * block the thread in poll(2). Timeouts as for the channel functions.
+ */
+enum { CORO_IN = 1, CORO_OUT = 2 };
+#define CORO_REUSEPORT 1
+
+/* Wait until fd is ready for events (CORO_IN, CORO_OUT or both); returns
+ * the ready subset (an error or hang-up counts as both). -1 and errno. */
+CORO_API int coro_fd_wait(int fd, int events, int64_t timeout);
+
+/* read(2) that waits while nothing is there: at most len bytes, 0 at end of file. */
+CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t timeout);
+
+/* Write all len bytes, waiting as needed; a short count if the deadline or an
+ * error comes after some bytes. EPIPE, never SIGPIPE, when the reader is gone. */
+CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t timeout);
+
+/* accept(2): a new connection's fd, non-blocking and close-on-exec. */
+CORO_API int coro_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen, int64_t timeout);
+
+/* connect(2): 0 once connected, else -1 with the socket's own error. */
+CORO_API int coro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t timeout);
+
+/* Wake the tasks waiting on fd (EBADF), forget it, close it. */
+CORO_API int coro_fd_close(int fd);
+
+/* A non-blocking listening TCP socket; host NULL for every address, port 0
+ * for an ephemeral one; flags 0 or CORO_REUSEPORT. */
+CORO_API int coro_tcp_listen(const char *host, int port, int backlog, int flags);
+
+/* A connected, non-blocking TCP socket. A name is resolved with
+ * getaddrinfo(3), which blocks the thread. */
+CORO_API int coro_tcp_dial(const char *host, int port, int64_t timeout);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,9 @@ struct coro_sched {
     size_t round;                /* tasks to run before the timers are looked at again */
     struct task *current;        /* the task running, or the last one that ran */
     int busy;                    /* inside coro_sched_run() or coro_sched_destroy() */
+    const struct coro__poller_ops *poller_ops;
+    void *poller;                /* io.c's, once a task waited on an fd */
+    size_t poller_waiting;       /* tasks waiting on it */
 };
 
 static void *task_yield(struct coro *self, void *out);
@@ -186,20 +189,31 @@ fire_timers(struct coro_sched *s, int64_t now)
     }
 }
 
-/* While timers are armed, look at the clock once per round of the ready
- * queue: a deadline is noticed at most one round late, and a busy queue
- * costs no clock reads per switch. A round is the tasks that were ready
- * when the clock was last read; when fewer are ready now, it is over. */
-static inline void
-poll_timers(struct coro_sched *s)
+/* Deliver what the poller has ready, without waiting. */
+static __attribute__((noinline)) void
+poll_now(struct coro_sched *s)
 {
-    if (s->timers.n == 0)
+    s->poller_ops->poll(s->poller, 0);
+}
+
+/* While timers are armed or tasks wait on the poller, look at the clock
+ * and the poller once per round of the ready queue: a deadline or an event
+ * is noticed at most one round late, and a busy queue costs no clock reads
+ * or system calls per switch. A round is the tasks that were ready when
+ * they were last looked at; when fewer are ready now, it is over. */
+static inline void
+poll_events(struct coro_sched *s)
+{
+    if (s->timers.n == 0 && s->poller_waiting == 0)
         return;
     if (s->round > 0 && s->round <= s->nready) {
         s->round--;
         return;
     }
-    fire_timers(s, coro_now());
+    if (s->poller_waiting)
+        poll_now(s);
+    if (s->timers.n)
+        fire_timers(s, coro_now());
     s->round = s->nready;
 }
 
@@ -225,7 +239,7 @@ park(struct coro_sched *s, struct task *self, int requeue)
         self->result = 0;
         queue_ready(s, self);
     }
-    poll_timers(s);
+    poll_events(s);
     next = pop_ready(s);
     if (next == self)
         return wake_value(self); /* it is alone: no switch at all */
@@ -236,19 +250,26 @@ park(struct coro_sched *s, struct task *self, int requeue)
     return coro__switch_to(coro__co_of(self), coro__co_of(next), wake_value(next));
 }
 
-/* Nothing is runnable: sleep until the earliest deadline, without spinning. */
+/* Nothing is runnable: sleep until the earliest deadline or, with tasks
+ * waiting on the poller, until an event, without spinning. */
 static void
 idle(struct coro_sched *s)
 {
-    int64_t deadline = coro__heap_top(&s->timers)->deadline;
-    struct timespec ts = {
-        .tv_sec = deadline / 1000000000,
-        .tv_nsec = deadline % 1000000000,
-    };
+    struct coro__timer *top = coro__heap_top(&s->timers);
 
-    /* EINTR: a signal handler ran; just look at the clock again. */
-    (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-    fire_timers(s, coro_now());
+    if (s->poller_waiting) {
+        s->poller_ops->poll(s->poller, top ? top->deadline : -1);
+    } else {
+        struct timespec ts = {
+            .tv_sec = top->deadline / 1000000000,
+            .tv_nsec = top->deadline % 1000000000,
+        };
+
+        /* EINTR: a signal handler ran; just look at the clock again. */
+        (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    }
+    if (s->timers.n)
+        fire_timers(s, coro_now());
     s->round = s->nready;
 }
 
@@ -304,6 +325,8 @@ coro_sched_destroy(coro_sched_t *s)
         reap(s, t, NULL);
     }
     coro__heap_free(&s->timers);
+    if (s->poller)
+        s->poller_ops->free(s->poller);
     free(s->ring);
     free(s);
     return 0;
@@ -349,6 +372,25 @@ coro__sched_owner(const coro_sched_t *s)
     return s->owner;
 }
 
+void *
+coro__sched_poller(const coro_sched_t *s)
+{
+    return s->poller;
+}
+
+void
+coro__sched_set_poller(coro_sched_t *s, const struct coro__poller_ops *ops, void *poller)
+{
+    s->poller_ops = ops;
+    s->poller = poller;
+}
+
+void
+coro__sched_poller_waiting(coro_sched_t *s, long delta)
+{
+    s->poller_waiting += (size_t)delta;
+}
+
 int
 coro_sched_run(coro_sched_t *s)
 {
@@ -360,7 +402,7 @@ coro_sched_run(coro_sched_t *s)
     s->busy = 1;
     s->round = 0;
     for (;;) {
-        poll_timers(s);
+        poll_events(s);
         if ((t = pop_ready(s)) != NULL) {
             void *result = NULL;
 
@@ -372,7 +414,7 @@ coro_sched_run(coro_sched_t *s)
         }
         if (s->ntasks == 0)
             break;
-        if (s->timers.n == 0) {
+        if (s->timers.n == 0 && s->poller_waiting == 0) {
             errno = EDEADLK; /* all blocked, and nothing here can wake them */
             rc = -1;
             break;

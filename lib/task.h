@@ -75,4 +75,24 @@ void coro__interrupt(struct task *t, int err);
 /* The id of the thread s belongs to. */
 uint64_t coro__sched_owner(const coro_sched_t *s);
 
+/*
+ * A poller: what waits on events from outside the thread (fds, io.c)
+ * plugs into a scheduler with these hooks. poll() delivers what is ready
+ * (firing the waits' clauses) and returns; with deadline 0 it does not
+ * wait, with -1 it waits for an event however long, otherwise until at
+ * most deadline on coro_now()'s clock. EINTR is its own business. free()
+ * releases it with its scheduler.
+ */
+struct coro__poller_ops {
+    void (*poll)(void *poller, int64_t deadline);
+    void (*free)(void *poller);
+};
+/* s's poller, or NULL; and setting it, once. */
+void *coro__sched_poller(const coro_sched_t *s);
+void coro__sched_set_poller(coro_sched_t *s, const struct coro__poller_ops *ops, void *poller);
+/* How many of s's tasks wait on the poller: while some do, the scheduler
+ * polls it once per round of the ready queue, sleeps in it when nothing is
+ * ready, and is not deadlocked. */
+void coro__sched_poller_waiting(coro_sched_t *s, long delta);
+
 #endif /* CORO_TASK_H */
