@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -71,6 +72,15 @@ CORO_API coro_status_t coro_status(const coro_t *co);
 /* The running coroutine, or NULL on a thread's own stack. */
 CORO_API coro_t *coro_self(void);
 
+/* Name co, for people: a copy of at most CORO_NAME_MAX - 1 bytes of name
+ * (longer names are cut); NULL gives the default back. 0, or -1 and errno. */
+#define CORO_NAME_MAX 32
+CORO_API int coro_set_name(coro_t *co, const char *name);
+
+/* co's name: the one it was given, or a default such as "coro-17" or
+ * "task-17" (a number per thread). NULL and errno EINVAL for NULL. */
+CORO_API const char *coro_name(const coro_t *co);
+
 /* The calling thread keeps up to max stacks of destroyed coroutines to make
  * new ones without a system call (CORO_POOL_DEFAULT at first; 0: none).
  * Extra pooled stacks are freed now. Returns the previous limit. */
@@ -124,6 +134,10 @@ CORO_API coro_sched_t *coro_sched_self(void);
 
 /* How many times s has switched into a task so far. */
 CORO_API uint64_t coro_sched_switches(const coro_sched_t *s);
+
+/* Write one line per task of s to out, for people: its number, name,
+ * state, what it waits on, and its function. 0, or -1 and errno. */
+CORO_API int coro_sched_dump(coro_sched_t *s, FILE *out);
 
 /*
  * Time, in nanoseconds of the monotonic clock. A timeout < 0 waits forever,

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,8 @@ struct op {
     struct coro__clause clause;
     struct coro__link link;      /* in its channel's sendq or recvq */
     void *elem;                  /* the element to send, or where to receive (NULL: discard) */
+    struct coro_chan *ch;
+    int op;                      /* CORO_SEND or CORO_RECV */
 };
 
 enum { SMALL_SELECT = 4 }; /* clauses kept on the stack; more are allocated */
@@ -160,12 +163,25 @@ try_op(coro_sel_t *sel)
     return sel->op == CORO_SEND ? try_send(sel->chan, sel->elem) : try_recv(sel->chan, sel->elem);
 }
 
+/* For coro_sched_dump(). */
+static void
+describe_op(const struct coro__clause *c, char *buf, size_t len)
+{
+    const struct op *o = coro__container_of(c, struct op, clause);
+
+    snprintf(buf, len, "%s channel %p", o->op == CORO_SEND ? "send on" : "receive from",
+             (void *)o->ch);
+}
+
 static void
 queue(struct coro__wait *w, struct op *o, int id, struct coro_chan *ch, int op, void *elem)
 {
     o->elem = elem;
+    o->ch = ch;
+    o->op = op;
     coro__list_push(op == CORO_SEND ? &ch->sendq : &ch->recvq, &o->link);
     coro__wait_add(w, &o->clause, id, cancel_op);
+    o->clause.describe = describe_op;
 }
 
 /* An operation that cannot complete at once: may the caller wait for it?

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,7 @@ coro__thr_init(void)
     coro__san_root_init(&state.root.san, NULL);
 #endif
     state.current = &state.root;
+    coro__list_init(&state.live);
     coro__overflow_describer(describe);
     coro__thr_ptr = &state;
     return &state;
@@ -308,6 +310,9 @@ create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
     co->defers = NULL;
     co->stack = st;
     co->parked = 0;
+    co->seq = ++t->seq;
+    co->name[0] = '\0';
+    coro__list_push(&t->live, &co->live);
     if (ops)
         memset(co->ext, 0, sizeof co->ext);
     return co;
@@ -470,6 +475,7 @@ coro__destroy(struct coro *co)
 {
     if (coro__close(co) == -1)
         return -1;
+    coro__list_unlink(&co->live);
     coro__stack_put(co->stack);
     return 0;
 }
@@ -547,6 +553,44 @@ coro_exit(void *result)
     return -1; /* not reached */
 }
 
+static const char *
+kind_of(const struct coro *co)
+{
+    return co->ops ? co->ops->kind : "coroutine";
+}
+
+int
+coro_set_name(coro_t *co, const char *name)
+{
+    size_t n;
+
+    if (co == NULL)
+        return fail(EINVAL);
+    if ((co->b.key & ~CORO__KEY_MANAGED) != coro__thr_peek()->id)
+        return fail(EPERM);
+    if (name == NULL) {
+        co->name[0] = '\0';
+        return 0;
+    }
+    n = strnlen(name, CORO_NAME_MAX - 1);
+    memcpy(co->name, name, n);
+    co->name[n] = '\0';
+    return 0;
+}
+
+const char *
+coro_name(const coro_t *co)
+{
+    if (co == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (co->name[0] == '\0') /* the default, made when first asked for */
+        snprintf((char *)co->name, sizeof co->name, "%s-%llu",
+                 co->ops ? co->ops->kind : "coro", (unsigned long long)co->seq);
+    return co->name;
+}
+
 /* For the overflow report (stack.h): async-signal-safe. */
 static int
 describe(const struct coro__stack *st, struct coro__stack_user *user)
@@ -556,7 +600,10 @@ describe(const struct coro__stack *st, struct coro__stack_user *user)
     if (co->stack != st)
         return -1;
     user->handle = co;
-    user->kind = co->ops ? co->ops->kind : "coroutine";
+    user->kind = kind_of(co);
     user->fn = (void (*)(void))co->fn;
+    user->name = co->name[0] ? co->name : NULL;
+    user->seq = co->seq;
+    user->prefix = co->ops ? co->ops->kind : "coro";
     return 0;
 }

@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -337,6 +338,18 @@ wait_thread(int fd, int events, int64_t deadline)
     }
 }
 
+/* For coro_sched_dump(). */
+static void
+describe_fdwait(const struct coro__clause *c, char *buf, size_t len)
+{
+    const struct fdwait *fw = coro__container_of(c, struct fdwait, clause);
+
+    snprintf(buf, len, "fd %d for %s", fw->fd,
+             fw->events == (CORO_IN | CORO_OUT) ? "input and output"
+             : fw->events == CORO_IN           ? "input"
+                                               : "output");
+}
+
 /* Drop a wait that ended another way (deadline, cancel, its task closed). */
 static void
 cancel_fdwait(struct coro__clause *c)
@@ -389,6 +402,7 @@ wait_task(struct task *t, int fd, int events, int64_t deadline)
     fw->fd = fd;
     fw->events = events;
     coro__wait_add(w, &fw->clause, 0, cancel_fdwait);
+    fw->clause.describe = describe_fdwait;
     if (events & CORO_IN)
         st->waiter[0] = &fw->clause;
     if (events & CORO_OUT)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "coro.h"
+#include "list.h"
 #include "sanitize.h"
 #include "switch.h"
 
@@ -51,7 +52,7 @@ struct coro__base {
 #define CORO__KEY_MANAGED ((uint64_t)1 << 63)
 
 /* Room for a manager's per-coroutine state. */
-enum { CORO__EXT_SIZE = 256 };
+enum { CORO__EXT_SIZE = 320 };
 
 /* A coroutine, right below its stack's descriptor at the top of its stack,
  * 64-byte aligned: b and what the managers look at first share the first
@@ -67,6 +68,9 @@ struct coro {
     void *arg;
     struct coro__stack *stack;
     unsigned char parked;        /* b.ctx starts trampoline()'s loop for a new coroutine */
+    uint64_t seq;                /* its number in its thread, from 1 */
+    struct coro__link live;      /* in its thread's live coroutines (for debuggers) */
+    char name[CORO_NAME_MAX];    /* "" until named: coro_name() makes the default */
 };
 
 /* Each thread's state: the running context, and the root. */
@@ -74,6 +78,8 @@ struct coro__thread {
     struct coro__base *current;  /* a coroutine's b, or &root */
     int *errnop;                 /* &errno */
     uint64_t id;                 /* never reused by another thread, unlike this state's address */
+    uint64_t seq;                /* the last coroutine's number */
+    struct coro__link live;      /* every coroutine made and not destroyed yet, oldest first */
     struct coro__base root;
     struct coro__san_thread san;
 #if CORO__TSAN

@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -42,6 +43,15 @@ put_str(char *buf, size_t len, const char *s)
     return len;
 }
 
+/* At most max bytes of s. */
+static size_t
+put_limited(char *buf, size_t len, const char *s, size_t max)
+{
+    while (*s && max-- > 0)
+        buf[len++] = *s++;
+    return len;
+}
+
 static size_t
 put_num(char *buf, size_t len, uintmax_t v, unsigned base)
 {
@@ -63,17 +73,33 @@ report(const struct coro__stack *st, const void *addr)
 {
     coro__describe_fn *fn = __atomic_load_n(&describe, __ATOMIC_ACQUIRE);
     struct coro__stack_user user;
-    char buf[512];
+    char buf[768];
     size_t len = 0;
 
     len = put_str(buf, len, "libcoro: stack overflow in ");
     if (fn && fn(st, &user) == 0) {
+        Dl_info dl;
+
         len = put_str(buf, len, "coroutine ");
         len = put_num(buf, len, (uintptr_t)user.handle, 16);
-        len = put_str(buf, len, " (a ");
+        len = put_str(buf, len, " \"");
+        if (user.name) {
+            len = put_limited(buf, len, user.name, 64);
+        } else {
+            len = put_str(buf, len, user.prefix);
+            len = put_str(buf, len, "-");
+            len = put_num(buf, len, user.seq, 10);
+        }
+        len = put_str(buf, len, "\" (a ");
         len = put_str(buf, len, user.kind);
         len = put_str(buf, len, " running function ");
         len = put_num(buf, len, (uintptr_t)user.fn, 16);
+        /* Not async-signal-safe, strictly, but the process dies next: worth
+         * the name (a program's own functions need -rdynamic). */
+        if (dladdr((void *)user.fn, &dl) && dl.dli_sname && dl.dli_saddr == (void *)user.fn) {
+            len = put_str(buf, len, " ");
+            len = put_limited(buf, len, dl.dli_sname, 128);
+        }
         len = put_str(buf, len, ")");
     } else {
         len = put_str(buf, len, "a coroutine stack");

@@ -15,7 +15,10 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -385,10 +388,99 @@ coro__sched_set_poller(coro_sched_t *s, const struct coro__poller_ops *ops, void
     s->poller = poller;
 }
 
+/* For coro_sched_dump(). */
+static void
+describe_timeout(const struct coro__clause *c, char *buf, size_t len)
+{
+    const struct task *t = coro__container_of(c, struct task, timeout);
+    int64_t left = t->timer.deadline - coro_now();
+
+    snprintf(buf, len, "%.3f ms left", (double)(left > 0 ? left : 0) / 1e6);
+}
+
+/* What t waits on, in a few words. */
+static void
+describe_wait(struct task *t, char *buf, size_t len)
+{
+    struct coro__wait *w = pending_wait(t);
+    char one[128];
+    size_t n = 0, used = 0;
+
+    buf[0] = '\0';
+    for (struct coro__clause *c = w->clauses; c; c = c->next)
+        n += c != &t->timeout;
+    if (n == 0 && w->clauses) { /* only the deadline */
+        describe_timeout(w->clauses, one, sizeof one);
+        snprintf(buf, len, "sleep, %s", one);
+        return;
+    }
+    if (n > 1)
+        used = (size_t)snprintf(buf, len, "select of %zu:", n);
+    for (struct coro__clause *c = w->clauses; c && used < len; c = c->next) {
+        if (c->describe)
+            c->describe(c, one, sizeof one);
+        else
+            snprintf(one, sizeof one, "an event");
+        if (c == &t->timeout)
+            used += (size_t)snprintf(buf + used, len - used, "%stimeout in %s", used ? ", " : "", one);
+        else
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? (n > 1 ? " " : ", ") : "", one);
+    }
+}
+
+int
+coro_sched_dump(coro_sched_t *s, FILE *out)
+{
+    if (s == NULL || out == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!coro__mine(s->owner)) {
+        errno = EPERM;
+        return -1;
+    }
+    for (struct coro__link *l = s->tasks.next; l != &s->tasks; l = l->next) {
+        struct task *t = coro__container_of(l, struct task, tasks);
+        struct coro *co = coro__co_of(t);
+        coro_status_t st = coro_status(co);
+        int waits = pending_wait(t) != NULL;
+        char what[512];
+        Dl_info dl;
+
+        if (waits)
+            describe_wait(t, what, sizeof what);
+        fprintf(out, "task %llu \"%s\": %s%s%s; function ", (unsigned long long)co->seq,
+                coro_name(co),
+                st == CORO_RUNNING || st == CORO_NORMAL ? "running" : waits ? "waiting" : "ready",
+                waits ? ": " : "", waits ? what : "");
+        if (dladdr((void *)co->fn, &dl) && dl.dli_sname && dl.dli_saddr == (void *)co->fn)
+            fprintf(out, "%s\n", dl.dli_sname);
+        else
+            fprintf(out, "%p\n", (void *)(uintptr_t)co->fn);
+    }
+    if (fflush(out) == EOF || ferror(out)) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
 void
 coro__sched_poller_waiting(coro_sched_t *s, long delta)
 {
     s->poller_waiting += (size_t)delta;
+}
+
+/* CORO_DEBUG=deadlock: say so on stderr, with the dump, as Go does. */
+static void
+deadlocked(coro_sched_t *s)
+{
+    const char *debug = getenv("CORO_DEBUG");
+
+    if (debug && strstr(debug, "deadlock")) {
+        fputs("libcoro: all tasks are blocked (deadlock)\n", stderr);
+        (void)coro_sched_dump(s, stderr);
+    }
 }
 
 int
@@ -415,6 +507,7 @@ coro_sched_run(coro_sched_t *s)
         if (s->ntasks == 0)
             break;
         if (s->timers.n == 0 && s->poller_waiting == 0) {
+            deadlocked(s);
             errno = EDEADLK; /* all blocked, and nothing here can wake them */
             rc = -1;
             break;
@@ -512,6 +605,7 @@ coro__wait(struct coro__wait *w, int64_t deadline)
 
     if (deadline >= 0) {
         coro__wait_add(w, &self->timeout, CORO__TIMEOUT, cancel_timeout);
+        self->timeout.describe = describe_timeout;
         coro__heap_push(&self->sched->timers, &self->timer, deadline);
     }
     return park(self->sched, self, 0);

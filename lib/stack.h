@@ -9,6 +9,7 @@
 #define CORO_STACK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sanitize.h"
 
@@ -56,6 +57,9 @@ struct coro__stack_user {
     const void *handle;          /* the coroutine */
     const char *kind;            /* "coroutine", "task" */
     void (*fn)(void);            /* the function it runs */
+    const char *name;            /* its name, or NULL for the default: */
+    const char *prefix;          /* ... prefix-seq, as "task-17" */
+    uint64_t seq;
 };
 typedef int coro__describe_fn(const struct coro__stack *st, struct coro__stack_user *user);
 void coro__overflow_describer(coro__describe_fn *fn);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "task.h"
@@ -83,6 +84,15 @@ check_handle(const struct coro_task *h)
     return 0;
 }
 
+/* For coro_sched_dump(). */
+static void
+describe_join(const struct coro__clause *c, char *buf, size_t len)
+{
+    const struct coro_task *h = coro__container_of(c, struct join, clause)->handle;
+
+    snprintf(buf, len, "join of %s", h->task ? coro_name(coro__co_of(h->task)) : "a task");
+}
+
 /* The joining task's wait ended another way (deadline, cancel). */
 static void
 cancel_join(struct coro__clause *c)
@@ -110,6 +120,7 @@ coro_task_join(coro_task_t *h, void **result, int64_t timeout)
         j = w->room;
         j->handle = h;
         coro__wait_add(w, &j->clause, 0, cancel_join);
+        j->clause.describe = describe_join;
         h->joiner = &j->clause;
         if (coro__wait(w, timeout < 0 ? -1 : coro__deadline(timeout)) == -1)
             return -1; /* ETIMEDOUT, ECANCELED: the handle stays */

@@ -17,6 +17,7 @@
 #define CORO_WAIT_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "coro.h"
@@ -28,11 +29,14 @@ typedef void coro__cancel_fn(struct coro__clause *c);
 struct coro__clause {
     struct coro__wait *wait;
     coro__cancel_fn *cancel;     /* take it out of its queue: its wait ended */
+    /* What it waits for, in a few words (coro_sched_dump()), or NULL;
+     * coro__wait_add() sets NULL, its caller may set it then. */
+    void (*describe)(const struct coro__clause *c, char *buf, size_t len);
     struct coro__clause *next;   /* in its wait */
     int id;                      /* what coro__wait() returns when it fires */
 };
 
-enum { CORO__ROOM = 64 };
+enum { CORO__ROOM = 80 };
 
 struct coro__wait {
     void *task;                  /* the scheduler's */
@@ -61,6 +65,7 @@ coro__wait_add(struct coro__wait *w, struct coro__clause *c, int id, coro__cance
 {
     c->wait = w;
     c->cancel = cancel;
+    c->describe = NULL;
     c->id = id;
     c->next = w->clauses;
     w->clauses = c;
