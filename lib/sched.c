@@ -395,36 +395,53 @@ describe_timeout(const struct coro__clause *c, char *buf, size_t len)
     const struct task *t = coro__container_of(c, struct task, timeout);
     int64_t left = t->timer.deadline - coro_now();
 
-    snprintf(buf, len, "%.3f ms left", (double)(left > 0 ? left : 0) / 1e6);
+    snprintf(buf, len, "%.3f ms", (double)(left > 0 ? left : 0) / 1e6);
 }
 
-/* What t waits on, in a few words. */
+/* What t waits on, in a few words: its operations in the order they were
+ * added (a select's array order; the list has the newest first), then the
+ * deadline. */
 static void
 describe_wait(struct task *t, char *buf, size_t len)
 {
     struct coro__wait *w = pending_wait(t);
+    struct coro__clause *ops[8];
     char one[128];
-    size_t n = 0, used = 0;
+    size_t n = 0, shown, used = 0;
+    int deadline = 0;
 
     buf[0] = '\0';
-    for (struct coro__clause *c = w->clauses; c; c = c->next)
-        n += c != &t->timeout;
-    if (n == 0 && w->clauses) { /* only the deadline */
-        describe_timeout(w->clauses, one, sizeof one);
-        snprintf(buf, len, "sleep, %s", one);
+    /* Newest first in the list: each one goes in front, and the 8 oldest
+     * are left. */
+    for (struct coro__clause *c = w->clauses; c; c = c->next) {
+        if (c == &t->timeout) {
+            deadline = 1;
+            continue;
+        }
+        memmove(ops + 1, ops, (n < 7 ? n : 7) * sizeof ops[0]);
+        ops[0] = c;
+        n++;
+    }
+    describe_timeout(&t->timeout, one, sizeof one);
+    if (n == 0) {
+        snprintf(buf, len, deadline ? "sleep, %s left" : "an event", one);
         return;
     }
     if (n > 1)
-        used = (size_t)snprintf(buf, len, "select of %zu:", n);
-    for (struct coro__clause *c = w->clauses; c && used < len; c = c->next) {
-        if (c->describe)
-            c->describe(c, one, sizeof one);
+        used = (size_t)snprintf(buf, len, "select of %zu: ", n);
+    shown = n < 8 ? n : 8;
+    for (size_t i = 0; i < shown && used < len; i++) {
+        if (ops[i]->describe)
+            ops[i]->describe(ops[i], one, sizeof one);
         else
             snprintf(one, sizeof one, "an event");
-        if (c == &t->timeout)
-            used += (size_t)snprintf(buf + used, len - used, "%stimeout in %s", used ? ", " : "", one);
-        else
-            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? (n > 1 ? " " : ", ") : "", one);
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", one);
+    }
+    if (n > shown && used < len)
+        used += (size_t)snprintf(buf + used, len - used, ", ...");
+    if (deadline && used < len) {
+        describe_timeout(&t->timeout, one, sizeof one);
+        snprintf(buf + used, len - used, ", timeout in %s", one);
     }
 }
 
