@@ -22,6 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* configure defines it (to 1) for the fast switch only. */
+#ifndef CORO_SWITCH_FAST
+#define CORO_SWITCH_FAST 0
+#endif
+
 /* Deep enough to overflow any stack it is given (the limit is never met). */
 __attribute__((noinline)) static int
 recurse(int n)
