@@ -235,6 +235,48 @@ CORO_API int coro_select(coro_sel_t *sel, size_t n, int64_t timeout);
 CORO_API int coro_select_first(coro_sel_t *sel, size_t n, int64_t timeout);
 
 /*
+ * Mutexes, condition variables and wait groups, for the tasks of one
+ * thread (no atomics, no system calls). Timeouts as for the channel
+ * functions; a call that would wait works only in a task (else EPERM).
+ */
+typedef struct coro_mutex coro_mutex_t;
+typedef struct coro_cond coro_cond_t;
+typedef struct coro_wg coro_wg_t;
+
+/* A mutex, unlocked. NULL and errno (ENOMEM) on failure. */
+CORO_API coro_mutex_t *coro_mutex_create(void);
+/* Lock m, waiting in arrival order while another holds it. EDEADLK: the
+ * caller holds it already. */
+CORO_API int coro_mutex_lock(coro_mutex_t *m, int64_t timeout);
+/* Unlock m, handing it to the longest waiter. EPERM unless the caller holds it. */
+CORO_API int coro_mutex_unlock(coro_mutex_t *m);
+/* Free m. NULL is a no-op. EBUSY while held or waited for. */
+CORO_API int coro_mutex_destroy(coro_mutex_t *m);
+
+/* A condition variable. NULL and errno (ENOMEM) on failure. */
+CORO_API coro_cond_t *coro_cond_create(void);
+/* Unlock m (held by the caller) and wait for a signal; m is held again when
+ * it returns, whatever it returns. */
+CORO_API int coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout);
+/* Wake the longest waiter of c, or every one. */
+CORO_API int coro_cond_signal(coro_cond_t *c);
+CORO_API int coro_cond_broadcast(coro_cond_t *c);
+/* Free c. NULL is a no-op. EBUSY while waited on. */
+CORO_API int coro_cond_destroy(coro_cond_t *c);
+
+/* A wait group (Go's sync.WaitGroup), its count 0. NULL and errno on failure. */
+CORO_API coro_wg_t *coro_wg_create(void);
+/* Add n (may be negative) to the count; at 0 every waiter wakes. EINVAL
+ * if the count would go below 0. */
+CORO_API int coro_wg_add(coro_wg_t *wg, long n);
+/* coro_wg_add(wg, -1). */
+CORO_API int coro_wg_done(coro_wg_t *wg);
+/* Wait until the count is 0. */
+CORO_API int coro_wg_wait(coro_wg_t *wg, int64_t timeout);
+/* Free wg. NULL is a no-op. EBUSY while waited on. */
+CORO_API int coro_wg_destroy(coro_wg_t *wg);
+
+/*
  * I/O: a task waits for an fd through its scheduler (one epoll instance
  * per scheduler) while the others run. Outside any task the same calls
  * block the thread in poll(2). Timeouts as for the channel functions.

@@ -1,0 +1,337 @@
+/*
+ * Mutexes, condition variables and wait groups for the tasks of a thread,
+ * on the generic wait (wait.h). None of them crosses threads, so none
+ * needs an atomic or a system call: a lock that is free is one store.
+ *
+ * A mutex is handed off: unlocking gives it to the longest waiter, which
+ * holds it when it runs again, so that nobody barges ahead of the queue
+ * and nobody starves. The holder is the running context (a task, a
+ * coroutine, or the thread's own stack).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "list.h"
+#include "object.h"
+#include "wait.h"
+
+struct coro_mutex {
+    uint64_t owner;              /* the thread it belongs to */
+    const void *holder;          /* the context that holds it, or NULL */
+    struct coro__link waiters;   /* struct sync_wait, in arrival order */
+};
+
+struct coro_cond {
+    uint64_t owner;
+    struct coro__link waiters;
+};
+
+struct coro_wg {
+    uint64_t owner;
+    long count;
+    struct coro__link waiters;
+};
+
+/* A task waiting on one of them: its clause, in the room of its wait. */
+struct sync_wait {
+    struct coro__clause clause;
+    struct coro__link link;      /* in the object's waiters */
+    const void *who;             /* its context: the holder once handed the mutex */
+    const void *object;          /* for coro_sched_dump() */
+    const char *what;
+};
+_Static_assert(sizeof(struct sync_wait) <= CORO__ROOM, "struct sync_wait must fit in a wait's room");
+
+static __attribute__((noinline, cold)) int
+fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+static const void *
+self_context(void)
+{
+    return coro__thr_peek()->current;
+}
+
+static struct sync_wait *
+first(struct coro__link *q)
+{
+    return coro__list_empty(q) ? NULL : coro__container_of(q->next, struct sync_wait, link);
+}
+
+static void
+cancel_sync(struct coro__clause *c)
+{
+    coro__list_unlink(&coro__container_of(c, struct sync_wait, clause)->link);
+}
+
+static void
+describe_sync(const struct coro__clause *c, char *buf, size_t len)
+{
+    const struct sync_wait *sw = coro__container_of(c, struct sync_wait, clause);
+
+    snprintf(buf, len, "%s %p", sw->what, sw->object);
+}
+
+/* Out of its queue, and on: its wait returns 0. */
+static void
+wake(struct sync_wait *sw)
+{
+    coro__list_unlink(&sw->link);
+    coro__fire(&sw->clause, 0);
+}
+
+/* The running task waits in q (what, object: for the dump) until woken,
+ * deadline, or cancel; flags as for coro__wait_begin(). */
+static int
+wait_in(struct coro__link *q, const char *what, const void *object, int64_t timeout, int flags)
+{
+    struct coro__wait *w;
+    struct sync_wait *sw;
+
+    if (timeout == 0)
+        return fail(EAGAIN);
+    if ((w = coro__wait_begin(flags)) == NULL)
+        return -1;
+    sw = w->room;
+    sw->who = self_context();
+    sw->object = object;
+    sw->what = what;
+    coro__list_push(q, &sw->link);
+    coro__wait_add(w, &sw->clause, 0, cancel_sync);
+    sw->clause.describe = describe_sync;
+    return coro__wait(w, timeout < 0 ? -1 : coro__deadline(timeout));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Mutexes                                                                 */
+
+coro_mutex_t *
+coro_mutex_create(void)
+{
+    struct coro_mutex *m = malloc(sizeof *m);
+
+    if (m == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    m->owner = coro__thread_id();
+    m->holder = NULL;
+    coro__list_init(&m->waiters);
+    return m;
+}
+
+static int
+check(const void *obj, uint64_t owner)
+{
+    if (obj == NULL)
+        return fail(EINVAL);
+    if (!coro__mine(owner))
+        return fail(EPERM);
+    return 0;
+}
+
+int
+coro_mutex_lock(coro_mutex_t *m, int64_t timeout)
+{
+    const void *self;
+
+    if (m == NULL || !coro__mine(m->owner))
+        return check(m, m ? m->owner : 0);
+    self = self_context();
+    if (__builtin_expect(m->holder == NULL, 1)) {
+        m->holder = self;
+        return 0;
+    }
+    if (m->holder == self)
+        return fail(EDEADLK);
+    /* The unlocker makes the waiter the holder before it wakes it. */
+    return wait_in(&m->waiters, "lock of mutex", m, timeout, 0);
+}
+
+int
+coro_mutex_unlock(coro_mutex_t *m)
+{
+    struct sync_wait *next;
+
+    if (m == NULL || !coro__mine(m->owner))
+        return check(m, m ? m->owner : 0);
+    if (m->holder != self_context())
+        return fail(EPERM);
+    if (__builtin_expect((next = first(&m->waiters)) == NULL, 1)) {
+        m->holder = NULL;
+        return 0;
+    }
+    m->holder = next->who; /* handed off: no one barges in before it runs */
+    wake(next);
+    return 0;
+}
+
+int
+coro_mutex_destroy(coro_mutex_t *m)
+{
+    if (m == NULL)
+        return 0;
+    if (check(m, m->owner) == -1)
+        return -1;
+    if (m->holder || !coro__list_empty(&m->waiters))
+        return fail(EBUSY);
+    free(m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Condition variables                                                     */
+
+coro_cond_t *
+coro_cond_create(void)
+{
+    struct coro_cond *c = malloc(sizeof *c);
+
+    if (c == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->owner = coro__thread_id();
+    coro__list_init(&c->waiters);
+    return c;
+}
+
+int
+coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
+{
+    struct coro__wait *w;
+    struct sync_wait *sw;
+    int rc, err;
+
+    if (c == NULL || m == NULL)
+        return fail(EINVAL);
+    if (!coro__mine(c->owner) || !coro__mine(m->owner) || m->holder != self_context())
+        return fail(EPERM);
+    if (timeout == 0)
+        return fail(EAGAIN);
+    if ((w = coro__wait_begin(0)) == NULL)
+        return -1; /* m is still held */
+    sw = w->room;
+    sw->who = self_context();
+    sw->object = c;
+    sw->what = "signal of condition";
+    coro__list_push(&c->waiters, &sw->link);
+    coro__wait_add(w, &sw->clause, 0, cancel_sync);
+    sw->clause.describe = describe_sync;
+    (void)coro_mutex_unlock(m);
+    rc = coro__wait(w, timeout < 0 ? -1 : coro__deadline(timeout));
+    err = errno;
+    /* Hold m again, however the wait ended: a cancelled task too. */
+    if (m->holder == NULL)
+        m->holder = self_context();
+    else
+        (void)wait_in(&m->waiters, "lock of mutex", m, CORO_FOREVER, CORO__NOCANCEL);
+    errno = err;
+    return rc < 0 ? -1 : 0;
+}
+
+int
+coro_cond_signal(coro_cond_t *c)
+{
+    struct sync_wait *sw;
+
+    if (check(c, c ? c->owner : 0) == -1)
+        return -1;
+    if ((sw = first(&c->waiters)) != NULL)
+        wake(sw);
+    return 0;
+}
+
+int
+coro_cond_broadcast(coro_cond_t *c)
+{
+    struct sync_wait *sw;
+
+    if (check(c, c ? c->owner : 0) == -1)
+        return -1;
+    while ((sw = first(&c->waiters)) != NULL)
+        wake(sw);
+    return 0;
+}
+
+int
+coro_cond_destroy(coro_cond_t *c)
+{
+    if (c == NULL)
+        return 0;
+    if (check(c, c->owner) == -1)
+        return -1;
+    if (!coro__list_empty(&c->waiters))
+        return fail(EBUSY);
+    free(c);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Wait groups                                                             */
+
+coro_wg_t *
+coro_wg_create(void)
+{
+    struct coro_wg *wg = malloc(sizeof *wg);
+
+    if (wg == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    wg->owner = coro__thread_id();
+    wg->count = 0;
+    coro__list_init(&wg->waiters);
+    return wg;
+}
+
+int
+coro_wg_add(coro_wg_t *wg, long n)
+{
+    struct sync_wait *sw;
+
+    if (wg == NULL || !coro__mine(wg->owner))
+        return check(wg, wg ? wg->owner : 0);
+    if (n < 0 ? wg->count < -n : wg->count > LONG_MAX - n)
+        return fail(EINVAL);
+    if ((wg->count += n) == 0)
+        while ((sw = first(&wg->waiters)) != NULL)
+            wake(sw);
+    return 0;
+}
+
+int
+coro_wg_done(coro_wg_t *wg)
+{
+    return coro_wg_add(wg, -1);
+}
+
+int
+coro_wg_wait(coro_wg_t *wg, int64_t timeout)
+{
+    if (check(wg, wg ? wg->owner : 0) == -1)
+        return -1;
+    if (wg->count == 0)
+        return 0;
+    return wait_in(&wg->waiters, "wait group", wg, timeout, 0);
+}
+
+int
+coro_wg_destroy(coro_wg_t *wg)
+{
+    if (wg == NULL)
+        return 0;
+    if (check(wg, wg->owner) == -1)
+        return -1;
+    if (!coro__list_empty(&wg->waiters))
+        return fail(EBUSY);
+    free(wg);
+    return 0;
+}
