@@ -35,6 +35,11 @@ command -v "$gdb" >/dev/null 2>&1 || skip "$gdb is not installed"
     skip "gdb runs the program itself, not under CORO_TEST_WRAPPER ($CORO_TEST_WRAPPER)"
 ./libtool --mode=execute "$prog" || { fail "$prog alone: exit status $?"; exit 1; }
 
+# LeakSanitizer cannot run under ptrace: in an ASan build, no leak check
+# under gdb (the plain runs of the suite still make it).
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+export ASAN_OPTIONS
+
 # run_gdb OUT ARGS...: gdb -batch on the program, the commands sourced.
 # No init files, no debuginfod; each -ex runs even when one before failed.
 run_gdb() {
