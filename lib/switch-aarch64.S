@@ -110,23 +110,4 @@ coro__fast_ontop:
 
 #endif
 
-#if defined(__ELF__)
-/* No executable stack, also in the empty object built for other targets. */
-    .section .note.GNU-stack,"",%progbits
-
-#if defined(__aarch64__) && defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
-/* Every function begins with bti c, so the object supports BTI, and the
- * linker keeps the library marked when every other object is. Not PAC:
- * the saved x30 is stored unsigned in the frame. */
-    .section .note.gnu.property,"a"
-    .p2align 3
-    .long 4                     /* name size: "GNU" */
-    .long 16                    /* descriptor size */
-    .long 5                     /* NT_GNU_PROPERTY_TYPE_0 */
-    .asciz "GNU"
-    .long 0xc0000000            /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
-    .long 4
-    .long 1                     /* GNU_PROPERTY_AARCH64_FEATURE_1_BTI */
-    .p2align 3
-#endif
-#endif
+#include "switch-notes.h"

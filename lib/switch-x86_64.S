@@ -115,24 +115,4 @@ coro__fast_ontop:
 
 #endif
 
-#if defined(__ELF__)
-/* No executable stack, also in the empty object built for other targets. */
-    .section .note.GNU-stack,"",%progbits
-
-#if defined(__x86_64__) && defined(__CET__)
-/* The object supports indirect branch tracking (every function begins with
- * endbr64, and the one jump to a non-endbr64 target is notrack), so that
- * the linker keeps the library marked IBT when every other object is. Not
- * SHSTK: the switch changes stacks without changing shadow stacks. */
-    .section .note.gnu.property,"a"
-    .p2align 3
-    .long 4                     /* name size: "GNU" */
-    .long 16                    /* descriptor size */
-    .long 5                     /* NT_GNU_PROPERTY_TYPE_0 */
-    .asciz "GNU"
-    .long 0xc0000002            /* GNU_PROPERTY_X86_FEATURE_1_AND */
-    .long 4
-    .long 1                     /* GNU_PROPERTY_X86_FEATURE_1_IBT */
-    .p2align 3
-#endif
-#endif
+#include "switch-notes.h"
