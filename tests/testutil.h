@@ -85,15 +85,26 @@
 #define TEST_TSAN 0
 #endif
 
+/* Run under an emulator such as qemu-user ('make check CORO_TEST_WRAPPER=',
+ * which the suite's environment passes on), where every fork and system
+ * call is slow. */
+static inline int
+test_emulated(void)
+{
+    const char *w = getenv("CORO_TEST_WRAPPER");
+
+    return !RUNNING_ON_VALGRIND && w != NULL && strstr(w, "qemu") != NULL;
+}
+
 /* A test case with the suite's timeout (longer under valgrind, which runs
- * the code some 20-50 times slower, and under a sanitizer). */
+ * the code some 20-50 times slower, under a sanitizer and an emulator). */
 static inline TCase *
 test_case(const char *name)
 {
     TCase *tc = tcase_create(name);
     double t = TEST_TIMEOUT;
 
-    if (RUNNING_ON_VALGRIND)
+    if (RUNNING_ON_VALGRIND || test_emulated())
         t *= 6;
     if (TEST_SANITIZED)
         t *= 6;
