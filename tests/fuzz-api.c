@@ -657,8 +657,11 @@ model_wait(struct chan *c, int op, int t, int entry, uint32_t v)
  *          4 recv timeout 0, 5 and 7 select of two, 6 close;
  *   (p / 8) % 3: the channel; for a select, the second channel is
  *   (c + 1 + (p / 24) % 2) % 3, the ops come from bits of p / 48, and
- *   p >= 192 waits forever instead of timeout 0.
- * An empty channel slot means a NULL channel: EINVAL.
+ *   p >= 192 waits forever instead of timeout 0; 5 is coro_select_first
+ *   (the first ready entry wins), 7 coro_select (any ready one may).
+ * An empty channel slot means a NULL channel: EINVAL, except in a select,
+ * where such an entry is never ready (and with no other, EINVAL when it
+ * would wait forever).
  */
 static void
 chan_op(unsigned p, const char *who)
@@ -709,8 +712,8 @@ chan_op(unsigned p, const char *who)
         int want = -1, want_err = 0, werr = 0;
         uint32_t got = 0;
 
-        snprintf(call, sizeof call, "%s: coro_select(chan %d %s, chan %d %s, %s)",
-                 who, ci, ops[0] == CORO_SEND ? "send" : "recv", cj,
+        snprintf(call, sizeof call, "%s: coro_select%s(chan %d %s, chan %d %s, %s)",
+                 who, kind == 5 ? "_first" : "", ci, ops[0] == CORO_SEND ? "send" : "recv", cj,
                  ops[1] == CORO_SEND ? "send" : "recv",
                  timeout == 0 ? "0" : "forever");
         memset(rbufs, BYTE_SENTINEL, sizeof rbufs);
@@ -724,41 +727,54 @@ chan_op(unsigned p, const char *who)
             sel[i].elem = ops[i] == CORO_SEND ? (void *)ebufs[i] : (void *)rbufs[i];
             sel[i].err = ERR_SENTINEL;
         }
-        if (c->ch == NULL || M.chans[cj].ch == NULL) {
-            rc = coro_select(sel, 2, timeout);
+        int (*sel_fn)(coro_sel_t *, size_t, int64_t) = kind == 5 ? coro_select_first : coro_select;
+        int live[2], is_ready[2], nready = 0;
+
+        for (int i = 0; i < 2; i++) {
+            struct chan *x = &M.chans[idx[i]];
+
+            live[i] = x->ch != NULL;
+            is_ready[i] = live[i] && (ops[i] == CORO_SEND ? send_ready(x) : recv_ready(x));
+            nready += is_ready[i];
+        }
+        if (!live[0] && !live[1] && timeout != 0) {
+            rc = sel_fn(sel, 2, timeout);
             expect(call, rc, errno, -1, EINVAL);
             return;
         }
-        for (int i = 0; i < 2 && want < 0; i++) {
-            struct chan *x = &M.chans[idx[i]];
-
-            if (ops[i] == CORO_SEND && send_ready(x)) {
-                want = i;
-                want_err = model_send(x, vals[i]);
-            } else if (ops[i] == CORO_RECV && recv_ready(x)) {
-                want = i;
-                want_err = model_recv(x, &got);
-            }
-        }
-        if (want < 0)
-            werr = timeout == 0 ? EAGAIN : berr;
-        if (want < 0 && werr == 0) {
-            /* A task waits in both queues; whoever comes first wins. */
-            for (int i = 0; i < 2; i++)
-                model_wait(&M.chans[idx[i]], ops[i], t, i, vals[i]);
-            give_way(t, 0);
-            rc = coro_select(sel, 2, timeout);
-            e = errno;
-            task_turn(t, call);
-            want = M.tasks[t].w_entry;
-            want_err = M.tasks[t].w_err;
-            got = M.tasks[t].w_val;
-        } else {
+        if (nready > 0) {
             sw0 = M.s ? coro_sched_switches(M.s) : 0;
-            rc = coro_select(sel, 2, timeout);
+            rc = sel_fn(sel, 2, timeout);
             e = errno;
             if (M.s && coro_sched_switches(M.s) != sw0)
                 fail("%s: completed at once but gave way", call);
+            want = kind == 5 ? (is_ready[0] ? 0 : 1) : rc;
+            if (rc < 0 || rc > 1 || !is_ready[rc])
+                fail("%s: returned %d (errno %s), ready entries: %d %d", call, rc,
+                     errname(e), is_ready[0], is_ready[1]);
+            if (ops[want] == CORO_SEND)
+                want_err = model_send(&M.chans[idx[want]], vals[want]);
+            else
+                want_err = model_recv(&M.chans[idx[want]], &got);
+        } else {
+            werr = timeout == 0 ? EAGAIN : berr;
+            if (werr == 0) {
+                /* A task waits in the live entries' queues; whoever comes
+                 * first wins. */
+                for (int i = 0; i < 2; i++)
+                    if (live[i])
+                        model_wait(&M.chans[idx[i]], ops[i], t, i, vals[i]);
+                give_way(t, 0);
+                rc = sel_fn(sel, 2, timeout);
+                e = errno;
+                task_turn(t, call);
+                want = M.tasks[t].w_entry;
+                want_err = M.tasks[t].w_err;
+                got = M.tasks[t].w_val;
+            } else {
+                rc = sel_fn(sel, 2, timeout);
+                e = errno;
+            }
         }
         if (want < 0) {
             expect(call, rc, e, -1, werr);
@@ -1456,8 +1472,11 @@ op_misuse(void)
     expect("coro_select(n 0, forever)", rc, errno, -1, EINVAL);
     rc = coro_select(NULL, 0, 0);
     expect("coro_select(n 0, 0)", rc, errno, -1, EAGAIN);
+    /* An entry without a channel is never ready (Go's nil channel). */
     rc = coro_select(sel, 1, 0);
-    expect("coro_select(NULL chan)", rc, errno, -1, EINVAL);
+    expect("coro_select(NULL chan, 0)", rc, errno, -1, EAGAIN);
+    rc = coro_select_first(sel, 1, 0);
+    expect("coro_select_first(NULL chan, 0)", rc, errno, -1, EAGAIN);
     for (int c = 0; c < NCHANS; c++) {
         if (M.chans[c].ch == NULL)
             continue;
