@@ -299,7 +299,7 @@ coro_wg_add(coro_wg_t *wg, long n)
 
     if (wg == NULL || !coro__mine(wg->owner))
         return check(wg, wg ? wg->owner : 0);
-    if (n < 0 ? wg->count < -n : wg->count > LONG_MAX - n)
+    if (n < 0 ? wg->count + n < 0 : wg->count > LONG_MAX - n)
         return fail(EINVAL);
     if ((wg->count += n) == 0)
         while ((sw = first(&wg->waiters)) != NULL)

@@ -53,14 +53,42 @@ spawn(coro_fn *fn, void *arg)
 /* ---------------------------------------------------------------------- */
 /* Mutexes                                                                 */
 
-/* Outside a task: a free mutex locks and unlocks; a held one would wait. */
+/* A plain coroutine that takes mu, yields while it holds it, and frees it. */
+static void *
+holds_in_coroutine(void *arg)
+{
+    (void)arg;
+    if (coro_mutex_lock(mu, CORO_FOREVER) != 0)
+        return (void *)1;
+    coro_yield(NULL);
+    return (void *)(intptr_t)coro_mutex_unlock(mu);
+}
+
+/* Outside a task: a free mutex locks and unlocks; a held one would wait,
+ * which only a task can; so would a condition wait. */
 START_TEST(test_mutex_outside)
 {
+    coro_t *co = coro_create(holds_in_coroutine, NULL, 0);
+    void *r;
+
     ck_assert_int_eq(coro_mutex_lock(mu, CORO_FOREVER), 0);
     ASSERT_FAILS(coro_mutex_lock(mu, CORO_FOREVER), EDEADLK);
     ASSERT_FAILS(coro_mutex_destroy(mu), EBUSY);
+    ASSERT_FAILS(coro_cond_wait(cv, mu, CORO_FOREVER), EPERM); /* not a task */
     ck_assert_int_eq(coro_mutex_unlock(mu), 0);
     ASSERT_FAILS(coro_mutex_unlock(mu), EPERM); /* not held */
+
+    /* Held by a coroutine: the thread's stack is another context. */
+    ck_assert_ptr_nonnull(co);
+    ck_assert_int_eq(coro_resume(co, NULL, NULL), 0);
+    ASSERT_FAILS(coro_mutex_lock(mu, 0), EAGAIN);
+    ASSERT_FAILS(coro_mutex_lock(mu, CORO_FOREVER), EPERM);
+    ASSERT_FAILS(coro_mutex_unlock(mu), EPERM); /* the coroutine holds it */
+    ck_assert_int_eq(coro_resume(co, NULL, &r), 1);
+    ck_assert_ptr_null(r);
+    coro_destroy(co);
+    ck_assert_int_eq(coro_mutex_lock(mu, 0), 0); /* free again */
+    ck_assert_int_eq(coro_mutex_unlock(mu), 0);
     teardown();
 }
 END_TEST
@@ -481,6 +509,7 @@ wg_errors(void *arg)
     EXPECT(coro_wg_add(wg, 2) == 0);
     EXPECT_FAILS(coro_wg_add(wg, -3), EINVAL);
     EXPECT_FAILS(coro_wg_add(wg, LONG_MAX), EINVAL); /* overflow */
+    EXPECT_FAILS(coro_wg_add(wg, LONG_MIN), EINVAL); /* no overflow of -n either */
     EXPECT_FAILS(coro_wg_wait(wg, 0), EAGAIN);
     EXPECT_FAILS(coro_wg_wait(wg, CORO_MSEC(5)), ETIMEDOUT);
     EXPECT(coro_wg_add(wg, -2) == 0);
