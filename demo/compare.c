@@ -374,8 +374,7 @@ usage(FILE *f)
 static int
 bad_usage(void)
 {
-    usage(stderr);
-    return DEMO_USAGE;
+    return demo_bad_usage("compare");
 }
 
 static void

@@ -51,6 +51,5 @@ main(int argc, char **argv)
                     (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "--version") == 0)
                 ? argv[2]
                 : argv[1]);
-    usage(stderr);
-    return DEMO_USAGE;
+    return demo_bad_usage(NULL);
 }

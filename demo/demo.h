@@ -35,6 +35,10 @@ int demo_parse_list(const char *mode, const char *opt, const char *s, uint64_t m
 /* "coro-demo MODE: <message>" on stderr (printf-style). */
 void demo_error(const char *mode, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* After such an error, GNU style: "Try 'coro-demo [MODE ]--help' for more
+ * information." on stderr (mode NULL for the top level); DEMO_USAGE. */
+int demo_bad_usage(const char *mode);
+
 double demo_sec(int64_t ns);
 double demo_rate(uint64_t count, int64_t ns); /* per second */
 double demo_mib(long kib);

@@ -27,6 +27,14 @@ demo_error(const char *mode, const char *fmt, ...)
 }
 
 int
+demo_bad_usage(const char *mode)
+{
+    fprintf(stderr, "Try 'coro-demo %s%s--help' for more information.\n", mode ? mode : "",
+            mode ? " " : "");
+    return DEMO_USAGE;
+}
+
+int
 demo_opt(const char *mode, int argc, char **argv, int *i, const char *name, const char **val)
 {
     const char *a = argv[*i];

@@ -103,6 +103,11 @@ CORO_API int coro_defer(void (*fn)(void *arg), void *arg);
 /* Inside a coroutine: end it now, from any call depth, as if its function
  * returned result. Returns -1 (EPERM) only when called outside a coroutine. */
 CORO_API int coro_exit(void *result);
+/* The same, declared noreturn (so that the compiler knows the code after it
+ * never runs: no -Winfinite-recursion in a recursive generator). Outside a
+ * coroutine, where it cannot return an error, it reports the misuse on
+ * stderr and aborts. */
+CORO_API __attribute__((noreturn)) void coro_return(void *result);
 
 /*
  * The scheduler: tasks are coroutines owned by a scheduler, run round-robin

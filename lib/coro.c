@@ -553,6 +553,19 @@ coro_exit(void *result)
     return -1; /* not reached */
 }
 
+void
+coro_return(void *result)
+{
+    struct coro *self = coro__self();
+
+    if (self == NULL) {
+        fputs("libcoro: coro_return() called outside a coroutine\n", stderr);
+        abort();
+    }
+    finish(coro__thr_peek(), self, result, 0);
+    __builtin_unreachable();
+}
+
 static const char *
 kind_of(const struct coro *co)
 {

@@ -140,12 +140,14 @@ if run 0 --version; then
     has 'context switch: *' "$tmp/out"
 fi
 
-## Bad arguments: one line and the usage on stderr, nothing on stdout, exit 2
+## Bad arguments: the error and where to look, two lines on stderr (as GNU
+## tools do), nothing on stdout, exit 2
 bad() {
     run 2 "$@" || return
     [ ! -s "$tmp/out" ] || { fail "coro-demo $*: wrote to stdout"; show "$tmp/out"; }
     has 'coro-demo*: *' "$tmp/err"
-    has 'Usage: coro-demo*' "$tmp/err"
+    has "Try 'coro-demo *--help' for more information." "$tmp/err"
+    [ "$(wc -l < "$tmp/err")" -eq 2 ] || { fail "coro-demo $*: not two lines on stderr"; show "$tmp/err"; }
 }
 bad nonsense
 bad --help extra

@@ -6,9 +6,12 @@
  */
 #include "testutil.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------------- */
 /* An event log: handlers and coroutine bodies append one letter each.    */
@@ -786,6 +789,7 @@ struct exiter {
     intptr_t b_exit;  /* 0: b does not exit */
     intptr_t a_exit;
     int b_after;
+    const struct chain *chain; /* for test_return_noreturn */
 };
 
 static void
@@ -831,6 +835,83 @@ exiter_init(struct exiter *x, intptr_t b_exit, intptr_t a_exit)
     x->b_exit = b_exit;
     x->a_exit = a_exit;
 }
+
+/* coro_return(): coro_exit() declared noreturn. The recursive walker below
+ * is the pattern gcc 12's -Winfinite-recursion (in -Wall, an error in CI)
+ * flags when its one way out is a call the compiler thinks returns; declared
+ * noreturn itself, it compiles cleanly, and gen_fn() needs no return. */
+struct chain {
+    int v;
+    const struct chain *next;
+};
+
+__attribute__((noreturn)) static void
+walk_chain(const struct chain *c)
+{
+    coro_yield(IV(c->v));
+    if (c->next == NULL)
+        coro_return(IV(c->v * 100));
+    walk_chain(c->next);
+}
+
+static void *
+chain_fn(void *arg)
+{
+    ck_assert_int_eq(coro_defer(mark_handler, &((struct exiter *)arg)->c), 0);
+    walk_chain(((struct exiter *)arg)->chain);
+}
+
+START_TEST(test_return_noreturn)
+{
+    static const struct chain c3 = { 3, NULL }, c2 = { 2, &c3 }, c1 = { 1, &c2 };
+    struct exiter x;
+    coro_t *co;
+    void *out = NULL;
+    intptr_t want = 1;
+    int rc;
+
+    memset(&x, 0, sizeof x);
+    x.c = (struct mark){ &x.ev, 'c' };
+    x.chain = &c1;
+    co = coro_create(chain_fn, &x, 0);
+    ck_assert_ptr_nonnull(co);
+    while ((rc = coro_resume(co, NULL, &out)) == 0)
+        ck_assert_ptr_eq(out, IV(want++));
+    ck_assert_int_eq(rc, 1);
+    ck_assert_int_eq(want, 4);
+    ck_assert_ptr_eq(out, IV(300));
+    ck_assert_str_eq(x.ev.s, "c"); /* its deferred handler ran */
+    ck_assert_int_eq(coro_status(co), CORO_DEAD);
+    ck_assert_int_eq(coro_destroy(co), 0);
+}
+END_TEST
+
+/* Outside a coroutine it cannot return an error: it says so and aborts. */
+START_TEST(test_return_outside_aborts)
+{
+    int fd[2], status;
+    char err[256];
+    ssize_t n, len = 0;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fd[1], STDERR_FILENO);
+        coro_return(NULL);
+    }
+    close(fd[1]);
+    while (len < (ssize_t)sizeof err - 1 &&
+           (n = read(fd[0], err + len, sizeof err - 1 - (size_t)len)) > 0)
+        len += n;
+    err[len] = '\0';
+    close(fd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x", status);
+    ck_assert_str_eq(err, "libcoro: coro_return() called outside a coroutine\n");
+}
+END_TEST
 
 START_TEST(test_exit_in_handler)
 {
@@ -1570,6 +1651,8 @@ close_suite(void)
     tcase_add_test(tc, test_defer_in_handler);
     tcase_add_test(tc, test_defer_chain_in_handlers);
     tcase_add_test(tc, test_exit_in_handler);
+    tcase_add_test(tc, test_return_noreturn);
+    tcase_add_test(tc, test_return_outside_aborts);
     tcase_add_test(tc, test_exit_in_handler_on_close);
     tcase_add_test(tc, test_yield_in_handler);
     tcase_add_test(tc, test_handler_resumes_others);
