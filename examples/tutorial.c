@@ -1,7 +1,9 @@
-/* README.md's tutorial (the C column of "The tutorial, in Python and in C"),
- * verbatim, with the #include lines that the README leaves out. Built and
- * run by .ci/deb-check against the installed libcoro-dev; its output must be
- * tests/tutorial.expected. Keep it in step with README.md. */
+/* The tutorial of README.md ("The tutorial, in Python and in C"): the
+ * Python producer/consumer, in C. Its output is the Python program's, line
+ * for line (tests/tutorial.expected). Installed with the library's
+ * documentation (examples/); 'make check' builds and runs it and checks that
+ * README.md shows exactly this code (tests/examples.sh). Build it with:
+ *     cc tutorial.c $(pkg-config --cflags --libs coro) -o tutorial */
 #include <coro.h>
 #include <inttypes.h>
 #include <stdint.h>

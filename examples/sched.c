@@ -1,7 +1,9 @@
-/* README.md's scheduler and channels example ("Many tasks on one thread"),
- * verbatim, with the #include lines that the README leaves out. Built and
- * run by .ci/deb-check against the installed libcoro-dev; it must print
- * "got 1" to "got 5". Keep it in step with README.md. */
+/* The scheduler and channels example of README.md ("Many tasks on one
+ * thread"): a producer task sends 1 to 5 over a channel to a consumer task,
+ * which prints "got 1" to "got 5". Installed with the library's
+ * documentation (examples/); 'make check' builds and runs it and checks that
+ * README.md shows exactly this code (tests/examples.sh). Build it with:
+ *     cc sched.c $(pkg-config --cflags --libs coro) -o sched */
 #include <coro.h>
 #include <stdio.h>
 
