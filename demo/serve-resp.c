@@ -1,8 +1,8 @@
 /*
  * coro-demo serve resp: a Redis server, RESP2 (the protocol of redis-cli
  * and redis-benchmark), with its keys in a hash table in memory, one per
- * process: PING, ECHO, SET, GET, DEL, EXISTS, INCR, COMMAND and CONFIG GET
- * (both answer an empty array, which the tools take), and QUIT.
+ * process: PING, ECHO, SET, GET, DEL, EXISTS, INCR, COMMAND (an empty
+ * array), CONFIG GET (of "save" and "appendonly" only) and QUIT.
  *
  * A command is an array of bulk strings ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
  * or an inline line ("PING\r\n", split at blanks, without Redis's quoting).
@@ -367,8 +367,7 @@ cmd_incr(struct serve_conn *c)
     return 0;
 }
 
-/* COMMAND (redis-cli asks for COMMAND DOCS) and CONFIG GET (redis-benchmark
- * asks for "save" and "appendonly"): nothing to tell. */
+/* COMMAND (redis-cli asks for COMMAND DOCS): nothing to tell. */
 static int
 cmd_command(struct serve_conn *c)
 {
@@ -376,18 +375,40 @@ cmd_command(struct serve_conn *c)
     return 0;
 }
 
+/* CONFIG GET: the two parameters that redis-benchmark asks for ("save" and
+ * "appendonly", for its report; an empty array makes it warn), by their
+ * names, not glob patterns; nothing for any other. */
 static int
 cmd_config(struct serve_conn *c)
 {
+    static const char *const params[][2] = {{"save", ""}, {"appendonly", "no"}};
+    const char *found[2 * 2];
+    size_t n = 0;
+
     if (!serve_is(argv[1].p, argv[1].n, "get")) {
         SERVE_PUTS("-ERR unknown subcommand '");
         put_quoted(argv[1].p, argv[1].n, 64);
         SERVE_PUTS("'. Try CONFIG HELP.\r\n");
-    } else if (argc < 3) {
-        put_arity_error("config|get");
-    } else {
-        SERVE_PUTS("*0\r\n");
+        return 0;
     }
+    if (argc < 3) {
+        put_arity_error("config|get");
+        return 0;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        for (int a = 2; a < argc; a++) {
+            if (serve_is(argv[a].p, argv[a].n, params[i][0])) {
+                found[n++] = params[i][0];
+                found[n++] = params[i][1];
+                break;
+            }
+        }
+    }
+    SERVE_PUTS("*");
+    serve_put_u64(n);
+    SERVE_PUTS("\r\n");
+    for (size_t i = 0; i < n; i++)
+        put_bulk(found[i], strlen(found[i]));
     return 0;
 }
 
