@@ -17,7 +17,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -111,22 +110,29 @@ server_read(struct server *s, int ms)
 }
 
 /* Start "coro-demo serve PROTO --port 0 ARGS..." (args ends with NULL),
- * with RLIMIT_NOFILE nofile when it is not 0, and wait for its port. */
+ * with at most nofile descriptors when it is not 0, and wait for its port. */
 static void
-server_start(struct server *s, const char *proto, rlim_t nofile, const char *const *args)
+server_start(struct server *s, const char *proto, int nofile, const char *const *args)
 {
+    char want[64], limit[16];
+    const char *line;
     double end;
     int p[2];
-    const char *line;
 
     memset(s, 0, sizeof *s);
+    snprintf(want, sizeof want, "coro-demo serve %s: listening on 127.0.0.1:", proto);
+    /* The limit is set by the shell: under valgrind, setrlimit() here
+     * would only change valgrind's idea of this process's limit. */
+    snprintf(limit, sizeof limit, "%d", nofile ? nofile : 0);
     ck_assert_int_eq(pipe(p), 0);
     s->pid = fork();
     ck_assert_int_ne(s->pid, -1);
     if (s->pid == 0) {
-        const char *argv[32] = {"/bin/sh", "-c", "exec ${CORO_TEST_WRAPPER:-} \"$@\"", "sh",
-                                "./demo/coro-demo", "serve", proto, "--port", "0"};
-        int n = 9;
+        const char *argv[32] = {"/bin/sh", "-c",
+                                "if [ \"$1\" != 0 ]; then ulimit -n \"$1\" || exit 126; fi; shift; "
+                                "exec ${CORO_TEST_WRAPPER:-} \"$@\"",
+                                "sh", limit, "./demo/coro-demo", "serve", proto, "--port", "0"};
+        int n = 10;
 
         while (args && *args && n < 31)
             argv[n++] = *args++;
@@ -134,26 +140,18 @@ server_start(struct server *s, const char *proto, rlim_t nofile, const char *con
         dup2(p[1], STDERR_FILENO);
         close(p[0]);
         close(p[1]);
-        if (nofile) {
-            struct rlimit rl = {nofile, nofile};
-
-            setrlimit(RLIMIT_NOFILE, &rl);
-        }
         execv("/bin/sh", (char **)argv);
         _exit(127);
     }
     close(p[1]);
     s->err = p[0];
+    /* The line may come after others (valgrind's warnings). */
     end = now_sec() + patience_ms() / 1000.0;
-    while ((line = strstr(s->log, ": listening on ")) == NULL || strchr(line, '\n') == NULL) {
+    while ((line = strstr(s->log, want)) == NULL || strchr(line, '\n') == NULL) {
         ck_assert_msg(now_sec() < end, "no 'listening on' line; stderr: %s", s->log);
         ck_assert_msg(server_read(s, 100), "the server ended; stderr: %s", s->log);
     }
-    /* "coro-demo serve http: listening on 127.0.0.1:PORT[, N worker processes]" */
-    ck_assert_msg(strncmp(s->log, "coro-demo serve ", 16) == 0, "stderr: %s", s->log);
-    line = strstr(line, "127.0.0.1:");
-    ck_assert_msg(line != NULL, "stderr: %s", s->log);
-    s->port = atoi(line + 10);
+    s->port = atoi(line + strlen(want));
     ck_assert_msg(s->port > 0 && s->port < 65536, "stderr: %s", s->log);
 }
 
@@ -830,6 +828,11 @@ START_TEST(http_emfile)
     uint64_t conns, reqs, errs;
     double cpu;
 
+    /* valgrind keeps descriptors of its own below the limit, and closes
+     * what accept() returns above its share: connections would be lost
+     * there, which the server cannot help. */
+    if (wrapped())
+        return;
     server_start(&s, "http", 24, NULL);
     for (int i = 0; i < N; i++) {
         client_open(&c[i], s.port);
