@@ -577,6 +577,8 @@ coro_read(int fd, void *buf, size_t len, int64_t timeout)
             return -1;
         if (coro__fd_wait(fd, CORO_IN, deadline) == -1)
             return -1;
+        /* Meanwhile another task may have grown the fd table, moving it. */
+        st = known(fd);
     }
 }
 
@@ -603,6 +605,7 @@ coro_write(int fd, const void *buf, size_t len, int64_t timeout)
             continue;
         if ((errno != EAGAIN && errno != EWOULDBLOCK) || coro__fd_wait(fd, CORO_OUT, deadline) == -1)
             return done > 0 ? (ssize_t)done : -1; /* the next call reports the error */
+        st = known(fd); /* the table may have moved meanwhile (see coro_read()) */
     }
     return (ssize_t)len;
 }
