@@ -272,9 +272,11 @@ read_more(struct serve_conn *c, struct input *in)
     return n > 0 ? n : 0;
 }
 
-/* After an error answer: no more from us, and what the client still sends
- * is dropped for a while, so that the close does not reset the connection
- * (which could lose the answer) while the client is still writing. */
+/* Closing with input unread (after an error answer, or before a body or
+ * requests after a "Connection: close"): no more from us, and what the
+ * client still sends is dropped for a while, so that the close does not
+ * reset the connection (which could lose the answer) while the client is
+ * still writing. */
 static void
 linger(struct serve_conn *c)
 {
@@ -299,9 +301,11 @@ serve_conn(struct serve_conn *c)
         }
         if (answer(c, &in) == -1)
             return;
-        if (c->close || serve.stopping) {
-            if (c->error)
-                linger(c);
+        /* Stopping, a request that has begun to come may still end
+         * (within GRACE); one that has not is not waited for. */
+        if (c->close || (serve.stopping && in.off == in.len)) {
+            if (c->error || c->discard > 0 || in.off < in.len)
+                linger(c); /* unread input: a plain close would reset */
             break;
         }
         if (keep_rest(c, &in) == -1)
