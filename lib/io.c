@@ -5,9 +5,11 @@
  * An fd is registered once, edge-triggered, for input and output, the
  * first time a task of the scheduler waits on it, and stays registered
  * until coro_fd_close(): the steady state makes no epoll_ctl() per wait.
- * Every operation tries its system call first and waits only on EAGAIN.
- * An edge that arrives while nobody waits is kept (ready) for the next
- * wait, which then returns at once.
+ * Every operation tries its system call first and waits only on EAGAIN,
+ * with one exception: a TCP socket that a read left empty (it came short)
+ * is waited on first by the next read (see coro_read()). An edge that
+ * arrives while nobody waits is kept (ready) for the next wait, which then
+ * returns at once.
  *
  * Outside any task (on a thread's own stack, or in a coroutine that it
  * resumed) the same calls block the thread in ppoll(2) instead, with the
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -42,7 +45,10 @@ struct fdstate {
     unsigned char ready;         /* CORO_IN/CORO_OUT edges that came while nobody waited */
     unsigned char kind;          /* a socket (send/recv with flags), or not */
     unsigned char nonblock;      /* a non-socket made O_NONBLOCK */
+    unsigned char tcp;           /* TCP_YES, TCP_NO, or 0: not asked yet */
+    unsigned char drained;       /* a TCP socket that the last read emptied */
 };
+enum { TCP_YES = 1, TCP_NO = 2 };
 
 struct io {
     int epfd;
@@ -557,6 +563,33 @@ try_write(int fd, const void *buf, size_t len, struct fdstate *st)
 /* ---------------------------------------------------------------------- */
 /* Reading, writing, accepting, connecting, closing                        */
 
+/* Is fd a TCP socket? Asked once per fd (SO_PROTOCOL). */
+static int
+is_tcp(int fd, struct fdstate *st)
+{
+    int proto;
+    socklen_t len = sizeof proto;
+
+    if (st->kind != KIND_SOCKET)
+        return 0;
+    if (st->tcp == 0)
+        st->tcp = getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
+                          proto == IPPROTO_TCP
+                      ? TCP_YES
+                      : TCP_NO;
+    return st->tcp == TCP_YES;
+}
+
+/*
+ * A read of a TCP socket that came short emptied its receive queue; with
+ * the edge-triggered epoll, whatever comes after it is an edge, kept or to
+ * come, so the next read waits for one first instead of trying a recv()
+ * that would say EAGAIN: a request/answer loop then makes one recv() per
+ * request, not two (nginx does the same). Only TCP: a short read of a
+ * datagram or a Unix socket (a message, credentials, passed fds) may leave
+ * more behind. So may TCP urgent data, which stops a read at its mark; it
+ * is not supported. A timeout of 0 always tries the read.
+ */
 ssize_t
 coro_read(int fd, void *buf, size_t len, int64_t timeout)
 {
@@ -566,11 +599,20 @@ coro_read(int fd, void *buf, size_t len, int64_t timeout)
     if (fd < 0 || (buf == NULL && len > 0))
         return fail(fd < 0 ? EBADF : EINVAL);
     st = known(fd);
+    if (st && st->drained && deadline != 0) {
+        st->drained = 0;
+        if (coro__fd_wait(fd, CORO_IN, deadline) == -1)
+            return -1;
+        st = known(fd); /* the table may have moved meanwhile (see below) */
+    }
     for (;;) {
         ssize_t n = try_read(fd, buf, len, st);
 
-        if (n >= 0)
+        if (n >= 0) {
+            if (st)
+                st->drained = n > 0 && (size_t)n < len && is_tcp(fd, st);
             return n;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
