@@ -458,28 +458,33 @@ struct options {
     int64_t idle_timeout;
 };
 
-/* "127.0.0.1:8080", "[::1]:8080", "*:8080". */
+/* "coro-demo serve http: listening on 127.0.0.1:8080" ("[::1]:8080",
+ * "*:8080"), in one write: the workers (or valgrind) may write too. */
 static void
 print_address(const struct options *o, int port, unsigned procs)
 {
     const char *h = o->host_arg;
     int v6 = strchr(h, ':') != NULL;
+    char line[512], more[64] = "";
 
-    fprintf(stderr, "coro-demo serve %s: listening on %s%s%s:%d", o->proto->name, v6 ? "[" : "",
-            h, v6 ? "]" : "", port);
     if (procs > 1)
-        fprintf(stderr, ", %u worker processes", procs);
-    fputc('\n', stderr);
+        snprintf(more, sizeof more, ", %u worker processes", procs);
+    snprintf(line, sizeof line, "coro-demo serve %s: listening on %s%s%s:%d%s\n", o->proto->name,
+             v6 ? "[" : "", h, v6 ? "]" : "", port, more);
+    fputs(line, stderr);
 }
 
 static void
 print_summary(const char *proto, const struct serve_stats *st)
 {
-    fprintf(stderr,
-            "coro-demo serve %s: %" PRIu64 " connection%s, %" PRIu64 " request%s, %" PRIu64
-            " error%s\n",
-            proto, st->connections, st->connections == 1 ? "" : "s", st->requests,
-            st->requests == 1 ? "" : "s", st->errors, st->errors == 1 ? "" : "s");
+    char line[256];
+
+    snprintf(line, sizeof line,
+             "coro-demo serve %s: %" PRIu64 " connection%s, %" PRIu64 " request%s, %" PRIu64
+             " error%s\n",
+             proto, st->connections, st->connections == 1 ? "" : "s", st->requests,
+             st->requests == 1 ? "" : "s", st->errors, st->errors == 1 ? "" : "s");
+    fputs(line, stderr);
 }
 
 /* How a worker talks to the parent; NULL in a single process. */
