@@ -295,8 +295,8 @@ serve_conn(struct serve_conn *c)
 
     for (;;) {
         if (read_more(c, &in) == 0) {
-            if (c->close) /* too large */
-                (void)flush(c, &in);
+            if (c->close && flush(c, &in) == 0) /* too large: the answer says so */
+                linger(c);
             break;
         }
         if (answer(c, &in) == -1)

@@ -1,0 +1,130 @@
+#!/bin/sh
+# coro-demo serve against nginx and redis-server (doc/performance.md, the
+# section on serve). Not run by make check or make bench: it needs wrk,
+# redis-benchmark and, for the peers, nginx and redis-server (Debian:
+# apt-get install wrk redis-tools nginx-light redis-server); what is
+# missing is skipped. Run from the build directory:
+#
+#     sh tests/bench-serve.sh
+#
+# With two CPUs or more, each server runs on CPU 0 and each client on CPU 1
+# (taskset). BENCH_SECONDS (default 5) per wrk run, BENCH_RUNS (default 3)
+# runs of each, alternating; BENCH_NGINX_PORT (18080) and BENCH_REDIS_PORT
+# (16379) for the peers. Prints one line per run.
+set -u
+
+demo=./demo/coro-demo
+secs=${BENCH_SECONDS:-5}
+runs=${BENCH_RUNS:-3}
+nginx_port=${BENCH_NGINX_PORT:-18080}
+redis_port=${BENCH_REDIS_PORT:-16379}
+
+[ -x "$demo" ] || { echo "bench-serve: $demo not found: run from the build directory" >&2; exit 2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+server_cpu= client_cpu=
+if have taskset && [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ]; then
+    server_cpu="taskset -c 0"
+    client_cpu="taskset -c 1"
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-serve.XXXXXX") || exit 2
+pids=
+cleanup() {
+    for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+    for p in $pids; do wait "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup 0
+trap 'exit 1' HUP INT TERM
+
+# start_demo PROTO: run coro-demo serve PROTO on an ephemeral port; sets $port.
+start_demo() {
+    # shellcheck disable=SC2086 # $server_cpu is a command line
+    $server_cpu "$demo" serve "$1" --port 0 2>"$tmp/$1.err" &
+    pids="$pids $!"
+    port=
+    for _ in $(seq 100); do
+        port=$(sed -n 's/^coro-demo serve .*: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/$1.err")
+        [ -n "$port" ] && return 0
+        sleep 0.05
+    done
+    echo "bench-serve: coro-demo serve $1 did not start:" >&2
+    cat "$tmp/$1.err" >&2
+    exit 1
+}
+
+wrk_rate() { # PORT CONNECTIONS
+    # shellcheck disable=SC2086
+    $client_cpu wrk -t1 -c"$2" -d"${secs}s" "http://127.0.0.1:$1/" | awk '/^Requests\/sec/ {print $2}'
+}
+
+redis_rates() { # PORT
+    # shellcheck disable=SC2086
+    $client_cpu redis-benchmark -p "$1" -t set,get -n 200000 -c 50 -P 16 -q 2>/dev/null |
+        tr '\r' '\n' | awk '/requests per second/ {printf "%s %s ", $1, $2}'
+}
+
+if have wrk; then
+    start_demo http
+    http_port=$port
+    ngx=
+    if have nginx; then
+        mkdir -p "$tmp/nginx/logs"
+        cat >"$tmp/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $tmp/nginx/logs/error.log warn;
+pid $tmp/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / { return 200 "hello\n"; }
+    }
+}
+EOF
+        # shellcheck disable=SC2086
+        $server_cpu nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
+        pids="$pids $!"
+        ngx=$nginx_port
+        sleep 0.5
+    else
+        echo "bench-serve: no nginx: coro-demo alone" >&2
+    fi
+    for c in 100 1000; do
+        for r in $(seq "$runs"); do
+            line="wrk -t1 -c$c run $r: coro-demo $(wrk_rate "$http_port" "$c") req/s"
+            [ -n "$ngx" ] && line="$line, nginx $(wrk_rate "$ngx" "$c") req/s"
+            echo "$line"
+        done
+    done
+else
+    echo "bench-serve: no wrk: http skipped" >&2
+fi
+
+if have redis-benchmark; then
+    start_demo resp
+    resp_port=$port
+    red=
+    if have redis-server; then
+        # shellcheck disable=SC2086
+        $server_cpu redis-server --port "$redis_port" --save '' --appendonly no \
+            --daemonize no --logfile "$tmp/redis.log" &
+        pids="$pids $!"
+        red=$redis_port
+        sleep 0.5
+    else
+        echo "bench-serve: no redis-server: coro-demo alone" >&2
+    fi
+    for r in $(seq "$runs"); do
+        line="redis-benchmark -P16 run $r: coro-demo $(redis_rates "$resp_port")"
+        [ -n "$red" ] && line="$line| redis-server $(redis_rates "$red")"
+        echo "$line"
+    done
+else
+    echo "bench-serve: no redis-benchmark: resp skipped" >&2
+fi
