@@ -502,6 +502,24 @@ END {
         for (i = 1; i <= st_cmds; i++) printf "     %s\n", st_cmd[i]
     } else
         row("strace: system calls that grow with N, pooled life", "-", "none", st_skip != "" ? st_skip : "not measured")
+    print "9. Mutex, condition variable, wait group, select (" name[be] " program), ns; ratios run by run"
+    row("mutex lock + unlock, uncontended, in a task", ns(med(be ":mutex_uncontended")), "<= 5",
+        at_most(med(be ":mutex_uncontended"), 5))
+    row("coro_wg_done, nobody waiting", ns(med(be ":wg_done")), "<= 5", at_most(med(be ":wg_done"), 5))
+    row("mutex hand-off between two tasks (unlock to a waiter)", ns(med(be ":mutex_handoff")), "", "")
+    r = rmed(be ":mutex_handoff", be ":sched_yield")
+    row("  ... / task yield (table 1)", r != "" ? sprintf("%.2fx", r) : "-", "<= 1.5x", at_most(r, 1.5))
+    row("send + coro_chan_recv, one buffered channel", ns(med(be ":recv1")), "", "")
+    row("send + coro_select of 4 ready receives", ns(med(be ":select4")), "", "")
+    r = rmed(be ":select4", be ":recv1")
+    row("  ... / send + coro_chan_recv", r != "" ? sprintf("%.2fx", r) : "-", "<= 2x", at_most(r, 2))
+    prow("", "libcoro", "Boost", "ratio", "target", "result")
+    cmp("mutex passed back and forth / Boost.Fiber mutex", be ":mutex_handoff", "boost:fiber_mutex", 0.5, skf)
+    cmp("one-slot mailbox, mutex + condvar / Boost.Fiber", be ":cond", "boost:fiber_cond", 0.5, skf)
+    printf "   tests/bench-sync.c and tests/bench-boost.cc: the same programs on both sides. Boost.Fiber's\n"
+    printf "   unlock lets the unlocker take the mutex again before the woken fiber runs (barging);\n"
+    printf "   libcoro's hands it to the waiter, so every hand-off there is a switch\n"
+
     printf "wall time of the measurements: %d s\n", wall
 
     # The plot's data: coroutines (both capacities) and threads against P.
