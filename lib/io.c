@@ -418,8 +418,12 @@ coro__fd_wait(int fd, int events, int64_t deadline)
 
     if (t != NULL)
         return wait_task(t, fd, events, deadline);
-    if (deadline != 0 && under_task())
-        return fail(EPERM);
+    if (deadline != 0 && under_task()) {
+        /* It may not block the thread: what is ready now, else EPERM. */
+        int bits = wait_thread(fd, events, 0);
+
+        return bits == -1 && errno == EAGAIN ? fail(EPERM) : bits;
+    }
     return wait_thread(fd, events, deadline);
 }
 
