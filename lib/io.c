@@ -581,6 +581,7 @@ coro_read(int fd, void *buf, size_t len, int64_t timeout)
             return -1;
         if (coro__fd_wait(fd, CORO_IN, deadline) == -1)
             return -1;
+        st = known(fd); /* while it waited, other tasks may have grown the table */
     }
 }
 
@@ -607,6 +608,7 @@ coro_write(int fd, const void *buf, size_t len, int64_t timeout)
             continue;
         if ((errno != EAGAIN && errno != EWOULDBLOCK) || coro__fd_wait(fd, CORO_OUT, deadline) == -1)
             return done > 0 ? (ssize_t)done : -1; /* the next call reports the error */
+        st = known(fd); /* while it waited, other tasks may have grown the table */
     }
     return (ssize_t)len;
 }
