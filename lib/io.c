@@ -183,13 +183,14 @@ wait_with_timerfd(struct io *io, struct epoll_event *ev, int max, int64_t deadli
                 io->timerfd = -1;
             }
         }
-        if (io->timerfd >= 0 && timerfd_settime(io->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        if (io->timerfd >= 0 && timerfd_settime(io->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
             deadline = -1;
-        else /* no timer: milliseconds, rounded up, so never early */
-            return epoll_wait(io->epfd, ev, max,
-                              (int)((deadline - coro_now() + 999999) / 1000000 > INT_MAX
-                                        ? INT_MAX
-                                        : (deadline - coro_now() + 999999) / 1000000));
+        } else { /* no timer: milliseconds, rounded up, so never early */
+            int64_t ms = (deadline - coro_now() + 999999) / 1000000;
+
+            /* A deadline passed already is 0 ms, not a negative (endless) wait. */
+            return epoll_wait(io->epfd, ev, max, ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms);
+        }
     }
     return epoll_wait(io->epfd, ev, max, deadline == 0 ? 0 : -1);
 }
