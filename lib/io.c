@@ -183,13 +183,14 @@ wait_with_timerfd(struct io *io, struct epoll_event *ev, int max, int64_t deadli
                 io->timerfd = -1;
             }
         }
-        if (io->timerfd >= 0 && timerfd_settime(io->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        if (io->timerfd >= 0 && timerfd_settime(io->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
             deadline = -1;
-        else /* no timer: milliseconds, rounded up, so never early */
-            return epoll_wait(io->epfd, ev, max,
-                              (int)((deadline - coro_now() + 999999) / 1000000 > INT_MAX
-                                        ? INT_MAX
-                                        : (deadline - coro_now() + 999999) / 1000000));
+        } else { /* no timer: milliseconds, rounded up, so never early */
+            int64_t ms = (deadline - coro_now() + 999999) / 1000000;
+
+            /* A deadline passed already is 0 ms, not a negative (endless) wait. */
+            return epoll_wait(io->epfd, ev, max, ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms);
+        }
     }
     return epoll_wait(io->epfd, ev, max, deadline == 0 ? 0 : -1);
 }
@@ -418,8 +419,12 @@ coro__fd_wait(int fd, int events, int64_t deadline)
 
     if (t != NULL)
         return wait_task(t, fd, events, deadline);
-    if (deadline != 0 && under_task())
-        return fail(EPERM);
+    if (deadline != 0 && under_task()) {
+        /* It may not block the thread: what is ready now, else EPERM. */
+        int bits = wait_thread(fd, events, 0);
+
+        return bits == -1 && errno == EAGAIN ? fail(EPERM) : bits;
+    }
     return wait_thread(fd, events, deadline);
 }
 
@@ -577,6 +582,7 @@ coro_read(int fd, void *buf, size_t len, int64_t timeout)
             return -1;
         if (coro__fd_wait(fd, CORO_IN, deadline) == -1)
             return -1;
+        st = known(fd); /* while it waited, other tasks may have grown the table */
     }
 }
 
@@ -603,6 +609,7 @@ coro_write(int fd, const void *buf, size_t len, int64_t timeout)
             continue;
         if ((errno != EAGAIN && errno != EWOULDBLOCK) || coro__fd_wait(fd, CORO_OUT, deadline) == -1)
             return done > 0 ? (ssize_t)done : -1; /* the next call reports the error */
+        st = known(fd); /* while it waited, other tasks may have grown the table */
     }
     return (ssize_t)len;
 }
