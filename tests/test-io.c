@@ -168,16 +168,6 @@ listener(int *port)
     return fd;
 }
 
-/* A loopback port where nothing listens. */
-static int
-closed_port(void)
-{
-    int port, fd = listener(&port);
-
-    ck_assert_int_eq(coro_fd_close(fd), 0);
-    return port;
-}
-
 static struct sockaddr_in
 loopback(int port)
 {
@@ -194,6 +184,29 @@ tcp_socket(void)
 
     ck_assert_int_ge(fd, 0);
     return fd;
+}
+
+/* A loopback port where nothing listens: one that binds, below the
+ * kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 and up by
+ * default), so that no socket of another test (this suite runs beside
+ * others, in parallel) gets it as its own port in the meantime, and a
+ * connect to it cannot meet a stranger's full accept queue. */
+static int
+closed_port(void)
+{
+    static unsigned next;
+
+    for (int tries = 0; tries < 1000; tries++) {
+        int port = 20000 + (int)((next++ * 7919u + (unsigned)getpid()) % 12000u);
+        struct sockaddr_in sin = loopback(port);
+        int fd = tcp_socket(), rc = bind(fd, (struct sockaddr *)&sin, sizeof sin);
+
+        close(fd);
+        if (rc == 0)
+            return port;
+    }
+    ck_abort_msg("no free port below 32000 on the loopback");
+    return -1;
 }
 
 /* Whether this machine can listen on ::1. */
