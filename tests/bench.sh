@@ -131,6 +131,7 @@ while [ $r -le "$runs" ]; do
     note "run $r of $runs"
     run "ucontext@$r" ./tests/bench-switch-ucontext 1
     has_target tests/bench-switch-fast && run "fast@$r" ./tests/bench-switch-fast 1
+    has_target tests/bench-switch-nolist && run "nolist@$r" ./tests/bench-switch-nolist 1
     has_target tests/bench-boost && run "boost@$r" ./tests/bench-boost 1 $chan_total $boost_pairs
     run "pairs@$r" ./tests/bench-pairs chan 1 $chan_total $chan_pairs $chan_caps
     run "pairs@$r" ./tests/bench-pairs threads 1 $thread_total $thread_pairs
@@ -313,6 +314,7 @@ $1 == "chan_total" { chan_total = $2 }
 split($1, tg, "@") == 2 { tag = tg[1]; rn = tg[2] + 0 }
 (tag == "ucontext" || tag == "fast") && $2 == "switch" { b = tag; $1 = $2 = ""; name[b] = substr($0, 3) }
 (tag == "ucontext" || tag == "fast") && $2 != "switch" { put(tag ":" $2, rn, $3) }
+tag == "nolist" && $2 != "switch" { put("nolist:" $2, rn, $3) }
 tag == "boost" && $2 == "boost" { boost_version = $3 }
 tag == "boost" && $2 == "fiber_chan" { put("fiber_chan:" $3, rn, $5) }
 tag == "boost" && $2 != "boost" && $2 != "fiber_chan" { put("boost:" $2, rn, $3) }
@@ -385,6 +387,15 @@ END {
         be = b == 1 ? "ucontext" : "fast"
         if (!((be ":create_pooled") in L)) continue
         row(name[be] ", stack from the pool", ns(med(be ":create_pooled")), be == be7() ? "in table 7" : "", "")
+    }
+    if ("nolist:create_pooled" in L) {
+        row("fast, without the list of live coroutines (gdb, dump)", ns(med("nolist:create_pooled")), "", "")
+        d = ""
+        for (r = 1; r <= maxrun; r++)
+            if ((("fast:create_pooled", r) in V) && (("nolist:create_pooled", r) in V))
+                d = d " " (V["fast:create_pooled", r] - V["nolist:create_pooled", r])
+        d = median(d)
+        row("  the list's cost per life, run by run", ns(d), "a few ns", d == "" ? "not measured" : d <= 5 ? "met" : "missed")
     }
     for (b = 1; b <= 2; b++) {
         be = b == 1 ? "ucontext" : "fast"
