@@ -14,6 +14,7 @@ usage(FILE *f)
     fputs("Usage: coro-demo [--help] [--version]\n"
           "       coro-demo pairs [OPTIONS]    (coro-demo pairs --help)\n"
           "       coro-demo compare [OPTIONS]  (coro-demo compare --help)\n"
+          "       coro-demo serve http|resp [OPTIONS]  (coro-demo serve --help)\n"
           "\n"
           "With no arguments, runs the tutorial's producer/consumer: a consumer\n"
           "coroutine that does 'n = coro_yield(r)' (Python's 'n = yield r') and a\n"
@@ -23,6 +24,8 @@ usage(FILE *f)
           "  pairs      the same at scale: N producer/consumer pairs on one scheduler,\n"
           "             or on P worker processes (\"multi-process + coroutine\")\n"
           "  compare    coroutines against two OS threads per pair, for one or more N\n"
+          "  serve      an HTTP or a Redis (RESP) server, one task per connection, on\n"
+          "             one scheduler or on N worker processes\n"
           "  --help     show this help and exit\n"
           "  --version  show the version and the context switch built in, and exit\n", f);
 }
@@ -36,6 +39,8 @@ main(int argc, char **argv)
         return demo_pairs(argc - 1, argv + 1);
     if (strcmp(argv[1], "compare") == 0)
         return demo_compare(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0)
+        return demo_serve(argc - 1, argv + 1);
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return DEMO_OK;

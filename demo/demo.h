@@ -4,7 +4,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Exit statuses of every mode. */
 enum { DEMO_OK = 0, DEMO_FAIL = 1, DEMO_USAGE = 2 };
@@ -13,6 +16,7 @@ enum { DEMO_OK = 0, DEMO_FAIL = 1, DEMO_USAGE = 2 };
 int demo_tutorial(void);
 int demo_pairs(int argc, char **argv);
 int demo_compare(int argc, char **argv);
+int demo_serve(int argc, char **argv);
 
 /*
  * Options and output (util.c). Parsers print a one-line error on stderr
@@ -109,6 +113,61 @@ int demo_run_coroutines(const struct demo_work *w, const struct demo_hooks *h,
 const char *demo_style_name(const struct demo_work *w, char *buf, size_t size);
 /* Parse --style's value. */
 int demo_parse_style(const char *mode, const char *s, enum demo_style *out);
+
+/*
+ * Worker processes (procs.c), for 'pairs' and 'serve': forked workers that
+ * report to the parent through a pipe each, in records of one fixed size.
+ */
+struct demo_proc {
+    pid_t pid;
+    int fd;      /* the read end of its pipe, -1 once at EOF */
+    size_t have; /* bytes of the record being read */
+    int reaped;  /* demo_procs_wait() was called */
+    int status;  /* then its wait status, -1 when waitpid() failed */
+};
+
+struct demo_procs {
+    const char *who;   /* for errors: "coro-demo WHO: ..." */
+    unsigned n;        /* workers there is room for */
+    unsigned started;  /* workers forked, numbered 0 to started - 1 */
+    size_t rec_size;   /* every record has this size */
+    unsigned read_errors; /* reads of a pipe that failed (reported; taken as EOF) */
+    struct demo_proc *w;
+    unsigned char *recs; /* the record being read, per worker */
+    struct pollfd *pfd;
+};
+
+/* In the child: the worker's work, with out the write end of its pipe (the
+ * earlier workers' pipes are closed). What it returns is its exit status. */
+typedef int demo_proc_fn(unsigned i, int out, void *ctx);
+/* In the parent: worker i sent the record rec (rec_size bytes), or, with
+ * rec NULL, closed its pipe. */
+typedef void demo_record_fn(unsigned i, const void *rec, void *ctx);
+
+/* Room for n workers. 0, or -1 (reported). */
+int demo_procs_init(struct demo_procs *p, const char *who, unsigned n, size_t rec_size);
+/* Fork worker number p->started, which runs fn(i, out, ctx) and _exit()s.
+ * stdout and stderr are flushed first. 0, or -1 (reported). */
+int demo_procs_spawn(struct demo_procs *p, demo_proc_fn *fn, void *ctx);
+/* The workers whose pipes are still open. */
+unsigned demo_procs_open(const struct demo_procs *p);
+/* Wait up to timeout_ms (< 0: no limit) for the open pipes, and read what
+ * came, calling fn. With mask, ppoll(2) waits with that signal mask. 0, or
+ * -1: EINTR (a signal), or a poll error (reported). */
+int demo_procs_poll(struct demo_procs *p, int timeout_ms, const sigset_t *mask, demo_record_fn *fn,
+                    void *ctx);
+/* Close worker i's pipe if open and wait for it to exit: its status in
+ * p->w[i].status. 0, or -1 (reported). */
+int demo_procs_wait(struct demo_procs *p, unsigned i);
+/* Send sig to every started worker not yet waited for. */
+void demo_procs_kill(const struct demo_procs *p, int sig);
+/* Free p, closing the pipes still open (the workers are not waited for). */
+void demo_procs_free(struct demo_procs *p);
+
+/* write(2) all of buf, again after EINTR. 0, or -1 and errno. */
+int demo_write_all(int fd, const void *buf, size_t len);
+/* "exited with status 1", "killed by signal 9 (Killed)". */
+const char *demo_describe_exit(int status, char *buf, size_t size);
 
 /* Shared limits of the options. */
 #define DEMO_MAX_PAIRS ((uint64_t)10000000)

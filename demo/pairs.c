@@ -3,13 +3,12 @@
  * interleaved on one round-robin scheduler; with --procs P, P forked worker
  * processes each run a share of the pairs on their own scheduler (the
  * tutorial's "multi-process + coroutine" answer to multi-core) and report to
- * the parent through a pipe.
+ * the parent through a pipe (procs.c).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,14 +503,15 @@ run_here(const struct demo_work *w, struct totals *t)
 }
 
 /*
- * --procs P. Protocol, one pipe per worker plus a shared "go" pipe: a worker
- * sets up its pairs and sends a 'R' (ready) record; once every worker is
- * ready the parent writes one 'g' per worker on the go pipe, so that all
- * start together; each then sends a 'D' (done) record with its result and
- * exits 0 when nothing was lost. A worker that fails before the start sends
- * 'D' at once; the parent then closes the go pipe without writing, and every
- * worker reads EOF and stops. The producers publish their progress in a
- * shared mapping, which the parent draws.
+ * --procs P, on the worker processes of procs.c. Protocol, one pipe per
+ * worker plus a shared "go" pipe: a worker sets up its pairs and sends a
+ * 'R' (ready) record; once every worker is ready the parent writes one 'g'
+ * per worker on the go pipe, so that all start together; each then sends a
+ * 'D' (done) record with its result and exits 0 when nothing was lost. A
+ * worker that fails before the start sends 'D' at once; the parent then
+ * closes the go pipe without writing, and every worker reads EOF and stops.
+ * The producers publish their progress in a shared mapping, which the
+ * parent draws.
  */
 struct record {
     char tag; /* 'R' ready, 'D' done */
@@ -521,37 +521,22 @@ struct record {
 enum wstate { W_SETUP, W_READY, W_DONE, W_GONE };
 
 struct worker {
-    pid_t pid;
-    int fd; /* the read end of its pipe, -1 once at EOF */
     enum wstate state;
     int done;      /* a 'D' record arrived */
     int was_ready; /* an 'R' record arrived */
     struct record rec;
-    size_t have;
     uint64_t pairs;
 };
 
+/* What a worker is given, in the child. */
 struct child {
-    int out, go;
+    const struct demo_work *w;
+    unsigned procs;
+    const struct worker *wk;
+    struct demo_shared *shared;
+    int go[2];
+    int out; /* its pipe to the parent */
 };
-
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t k = write(fd, p, len);
-
-        if (k == -1 && errno == EINTR)
-            continue;
-        if (k == -1)
-            return -1;
-        p += k;
-        len -= (size_t)k;
-    }
-    return 0;
-}
 
 static int
 child_ready(void *ctx)
@@ -561,76 +546,54 @@ child_ready(void *ctx)
     char go;
     ssize_t k;
 
-    if (write_all(c->out, &rec, sizeof rec) == -1)
+    if (demo_write_all(c->out, &rec, sizeof rec) == -1)
         return -1; /* the parent is gone */
-    while ((k = read(c->go, &go, 1)) == -1 && errno == EINTR)
+    while ((k = read(c->go[0], &go, 1)) == -1 && errno == EINTR)
         ;
     return k == 1 && go == 'g' ? 0 : -1; /* EOF: the parent called it off */
 }
 
-static _Noreturn void
-worker_main(unsigned i, unsigned procs, const struct demo_work *base, uint64_t pairs,
-            struct child *c, struct demo_shared *shared)
+static int
+worker_main(unsigned i, int out, void *ctx)
 {
+    struct child *c = ctx;
     char who[64];
-    struct demo_work w = *base;
-    struct demo_hooks h = {.who = who, .ready = child_ready, .ctx = c, .shared = shared};
+    struct demo_work w = *c->w;
+    struct demo_hooks h = {.who = who, .ready = child_ready, .ctx = c, .shared = &c->shared[i]};
     struct record rec = {.tag = 'D'};
     int rc;
 
-    snprintf(who, sizeof who, "worker %u/%u", i + 1, procs);
-    w.pairs = pairs;
+    close(c->go[1]);
+    c->out = out;
+    snprintf(who, sizeof who, "worker %u/%u", i + 1, c->procs);
+    w.pairs = c->wk[i].pairs;
     rc = demo_run_coroutines(&w, &h, &rec.res);
-    if (write_all(c->out, &rec, sizeof rec) == -1) {
+    if (demo_write_all(out, &rec, sizeof rec) == -1) {
         demo_error(who, "write: %s", strerror(errno));
         rc = -1;
     }
-    _exit(rc == 0 ? 0 : 1); /* not exit(): the parent's stdio buffers are not ours */
+    return rc == 0 ? 0 : 1;
 }
 
-/* Read what worker wk has sent; 0, or -1 on a read error (reported). */
-static int
-collect(struct worker *wk)
+/* A record from worker i, or (rec NULL) the end of its pipe. */
+static void
+on_record(unsigned i, const void *rec, void *ctx)
 {
-    ssize_t k = read(wk->fd, (char *)&wk->rec + wk->have, sizeof wk->rec - wk->have);
+    struct worker *wk = &((struct worker *)ctx)[i];
 
-    if (k == -1) {
-        if (errno == EINTR || errno == EAGAIN)
-            return 0;
-        demo_error("pairs", "read: %s", strerror(errno));
-    }
-    if (k <= 0) { /* EOF: it exited (or is about to) */
-        close(wk->fd);
-        wk->fd = -1;
+    if (rec == NULL) { /* EOF: it exited (or is about to) */
         if (wk->state != W_DONE)
             wk->state = W_GONE;
-        return k == 0 ? 0 : -1;
+        return;
     }
-    wk->have += (size_t)k;
-    if (wk->have == sizeof wk->rec) {
-        wk->have = 0;
-        if (wk->rec.tag == 'R') {
-            wk->state = W_READY;
-            wk->was_ready = 1;
-        } else {
-            wk->state = W_DONE;
-            wk->done = 1;
-        }
+    memcpy(&wk->rec, rec, sizeof wk->rec);
+    if (wk->rec.tag == 'R') {
+        wk->state = W_READY;
+        wk->was_ready = 1;
+    } else {
+        wk->state = W_DONE;
+        wk->done = 1;
     }
-    return 0;
-}
-
-static const char *
-describe_exit(int status, char *buf, size_t size)
-{
-    if (WIFSIGNALED(status))
-        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else if (WIFEXITED(status))
-        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-    else
-        snprintf(buf, size, "wait status 0x%x", (unsigned)status);
-    return buf;
 }
 
 /* The workers' progress: pairs set up until the start, then messages, then
@@ -657,168 +620,146 @@ show_progress(struct demo_progress *pg, const struct demo_work *w,
     }
 }
 
+/* Every worker set up, or one failed: start them all, or call it off.
+ * 0, or -1 when the run is off. */
+static int
+send_go(int go, unsigned started, unsigned ready)
+{
+    int rc = 0;
+
+    if (ready == started) {
+        char gos[MAX_PROCS];
+
+        memset(gos, 'g', started);
+        if (demo_write_all(go, gos, started) == -1) {
+            demo_error("pairs", "write: %s", strerror(errno));
+            rc = -1;
+        }
+    } else {
+        rc = -1; /* one failed to set up (it said why) */
+    }
+    close(go);
+    return rc;
+}
+
+/* Wait for worker i and print its line; 0 when it did its share. */
+static int
+finish_worker(struct demo_procs *pr, unsigned i, const struct worker *wk, int called_off,
+              struct totals *t)
+{
+    const struct demo_result *res = &wk->rec.res;
+    unsigned procs = pr->n;
+    long pid = (long)pr->w[i].pid;
+    char buf[96];
+    int ok = 1, lost = demo_procs_wait(pr, i) == -1, status = pr->w[i].status;
+
+    if (!wk->done) { /* it died without a word */
+        print_worker(i, procs, pid, wk->pairs, res,
+                     lost ? "lost" : demo_describe_exit(status, buf, sizeof buf));
+        return -1;
+    }
+    if (res->failed) {
+        print_worker(i, procs, pid, wk->pairs, res,
+                     wk->was_ready && called_off ? "stopped: the run was called off"
+                                                 : "failed (see above)");
+        return -1;
+    }
+    add_result(t, res);
+    print_worker(i, procs, pid, wk->pairs, res, NULL);
+    if (res->bad_pairs)
+        ok = 0;
+    if (lost || (status != 0 && !(res->bad_pairs && WIFEXITED(status) &&
+                                  WEXITSTATUS(status) == 1))) {
+        /* not the exit its result calls for */
+        printf("worker %u/%u (pid %ld): %s\n", i + 1, procs, pid,
+               lost ? "lost" : demo_describe_exit(status, buf, sizeof buf));
+        ok = 0;
+    }
+    return ok ? 0 : -1;
+}
+
 static int
 run_workers(const struct demo_work *w, unsigned procs, struct totals *t)
 {
     struct worker *wk = calloc(procs, sizeof *wk);
-    struct demo_shared *shared;
-    struct pollfd *pfd = calloc(procs, sizeof *pfd);
+    struct child c = {.w = w, .procs = procs, .wk = wk};
+    struct demo_procs pr;
     struct demo_progress pg;
-    int go[2], ok = 1, go_sent = 0, called_off = 0;
-    unsigned started = 0, i;
+    int ok = 1, go_sent = 0, called_off = 0;
+    unsigned i;
 
-    if (wk == NULL || pfd == NULL) {
+    if (wk == NULL) {
         demo_error("pairs", "calloc: %s", strerror(errno));
-        free(wk);
-        free(pfd);
         return -1;
     }
-    shared = mmap(NULL, procs * sizeof *shared, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (shared == MAP_FAILED) {
+    if (demo_procs_init(&pr, "pairs", procs, sizeof(struct record)) == -1) {
+        free(wk);
+        return -1;
+    }
+    c.shared = mmap(NULL, procs * sizeof *c.shared, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (c.shared == MAP_FAILED) {
         demo_error("pairs", "mmap: %s", strerror(errno));
+        demo_procs_free(&pr);
         free(wk);
-        free(pfd);
         return -1;
     }
-    if (pipe(go) == -1) {
+    if (pipe(c.go) == -1) {
         demo_error("pairs", "pipe: %s", strerror(errno));
-        munmap(shared, procs * sizeof *shared);
+        munmap(c.shared, procs * sizeof *c.shared);
+        demo_procs_free(&pr);
         free(wk);
-        free(pfd);
         return -1;
     }
-    fflush(stdout); /* or the children would inherit, and maybe repeat, its buffer */
-    fflush(stderr);
-    for (i = 0; i < procs; i++) {
-        int p[2];
-
+    for (i = 0; i < procs; i++)
         wk[i].pairs = w->pairs / procs + (i < w->pairs % procs);
-        wk[i].fd = -1;
-        if (pipe(p) == -1) {
-            demo_error("pairs", "pipe: %s", strerror(errno));
+    for (i = 0; i < procs; i++)
+        if (demo_procs_spawn(&pr, worker_main, &c) == -1)
             break;
-        }
-        wk[i].pid = fork();
-        if (wk[i].pid == -1) {
-            demo_error("pairs", "fork: %s", strerror(errno));
-            close(p[0]);
-            close(p[1]);
-            break;
-        }
-        if (wk[i].pid == 0) {
-            struct child c = {.out = p[1], .go = go[0]};
-
-            close(p[0]);
-            close(go[1]);
-            for (unsigned j = 0; j < i; j++)
-                close(wk[j].fd);
-            worker_main(i, procs, w, wk[i].pairs, &c, &shared[i]);
-        }
-        close(p[1]);
-        wk[i].fd = p[0];
-        started++;
-    }
-    close(go[0]);
-    if (started < procs) { /* call it off: the started workers read EOF */
-        close(go[1]);
+    close(c.go[0]);
+    if (pr.started < procs) { /* call it off: the started workers read EOF */
+        close(c.go[1]);
         go_sent = called_off = 1;
         ok = 0;
     }
     demo_progress_init(&pg, "pairs", "pairs set up", w->pairs);
     for (;;) {
-        unsigned n = 0, setting_up = 0, ready = 0;
+        unsigned setting_up = 0, ready = 0;
 
-        for (i = 0; i < started; i++) {
+        for (i = 0; i < pr.started; i++) {
             setting_up += wk[i].state == W_SETUP;
             ready += wk[i].state == W_READY;
-            if (wk[i].fd != -1) {
-                pfd[n].fd = wk[i].fd;
-                pfd[n].events = POLLIN;
-                n++;
-            }
         }
         if (!go_sent && setting_up == 0) {
-            if (ready == started) {
-                char gos[MAX_PROCS];
-
-                memset(gos, 'g', started);
-                if (write_all(go[1], gos, started) == -1) {
-                    demo_error("pairs", "write: %s", strerror(errno));
-                    ok = 0;
-                    called_off = 1;
-                }
-            } else {
-                ok = 0; /* one failed to set up (it said why) */
+            if (send_go(c.go[1], pr.started, ready) == -1) {
+                ok = 0;
                 called_off = 1;
             }
-            close(go[1]);
             go_sent = 1;
         }
-        if (n == 0)
+        if (demo_procs_open(&pr) == 0)
             break;
         if (!called_off)
-            show_progress(&pg, w, shared, started, go_sent);
-        if (poll(pfd, n, 250) == -1) {
+            show_progress(&pg, w, c.shared, pr.started, go_sent);
+        if (demo_procs_poll(&pr, 250, NULL, on_record, wk) == -1) {
             if (errno == EINTR)
                 continue;
-            demo_error("pairs", "poll: %s", strerror(errno));
-            ok = 0;
+            ok = 0; /* reported */
             break;
-        }
-        for (i = 0, n = 0; i < started; i++) {
-            if (wk[i].fd == -1)
-                continue;
-            if (pfd[n++].revents && collect(&wk[i]) == -1)
-                ok = 0;
         }
     }
     demo_progress_clear(&pg);
+    if (pr.read_errors)
+        ok = 0;
 
-    for (i = 0; i < started; i++) {
-        const struct demo_result *res = &wk[i].rec.res;
-        char buf[96];
-        int status;
-        pid_t r;
-
-        if (wk[i].fd != -1) /* only after a poll() error */
-            close(wk[i].fd);
-        while ((r = waitpid(wk[i].pid, &status, 0)) == -1 && errno == EINTR)
-            ;
-        if (r == -1) {
-            demo_error("pairs", "waitpid: %s", strerror(errno));
-            status = -1;
-        }
-        if (!wk[i].done) { /* it died without a word */
-            print_worker(i, procs, (long)wk[i].pid, wk[i].pairs, res,
-                         r == -1 ? "lost" : describe_exit(status, buf, sizeof buf));
+    for (i = 0; i < pr.started; i++)
+        if (finish_worker(&pr, i, &wk[i], called_off, t) == -1)
             ok = 0;
-            continue;
-        }
-        if (res->failed) {
-            print_worker(i, procs, (long)wk[i].pid, wk[i].pairs, res,
-                         wk[i].was_ready && called_off ? "stopped: the run was called off"
-                                                       : "failed (see above)");
-            ok = 0;
-            continue;
-        }
-        add_result(t, res);
-        print_worker(i, procs, (long)wk[i].pid, wk[i].pairs, res, NULL);
-        if (res->bad_pairs)
-            ok = 0;
-        if (r == -1 || (status != 0 && !(res->bad_pairs && WIFEXITED(status) &&
-                                         WEXITSTATUS(status) == 1))) {
-            /* not the exit its result calls for */
-            printf("worker %u/%u (pid %ld): %s\n", i + 1, procs, (long)wk[i].pid,
-                   r == -1 ? "lost" : describe_exit(status, buf, sizeof buf));
-            ok = 0;
-        }
-    }
     for (; i < procs; i++)
         printf("worker %u/%u: not started\n", i + 1, procs);
-    munmap(shared, procs * sizeof *shared);
+    munmap(c.shared, procs * sizeof *c.shared);
+    demo_procs_free(&pr);
     free(wk);
-    free(pfd);
     return ok ? 0 : -1;
 }
 

@@ -128,7 +128,7 @@ if run 0 compare --pairs 2 --messages 30 --style channel --capacity 2; then
 fi
 
 ## --help and --version: stdout, exit 0
-for mode in "" pairs compare; do
+for mode in "" pairs compare serve "serve http"; do
     # shellcheck disable=SC2086 # an empty mode is no argument
     if run 0 $mode --help; then
         has 'Usage: coro-demo*' "$tmp/out"
@@ -167,6 +167,17 @@ bad compare --pairs 1,,4
 bad compare --pairs 1,x
 bad compare --messages
 bad compare --threads 4
+bad serve
+bad serve ftp
+bad serve --port 80
+bad serve http --port 65536
+bad serve http --port
+bad serve http --procs -1
+bad serve http --idle-timeout x
+bad serve resp --idle-timeout 5
+bad serve http --host ''
+bad serve resp --bogus
+bad serve http stray
 
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]
