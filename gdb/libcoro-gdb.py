@@ -210,13 +210,20 @@ def _saved_registers(c):
         frame = gdb.Value(sp).cast(u64.pointer())
         if "x86-64" in arch:
             # r15, r14, r13, r12, rbx, rbp, the address to go on at.
+            # That address is a return address: the library tail-calls
+            # down to the switch, so it is often right after the user's
+            # own call into libcoro, where the line is the next
+            # statement's (or the loop's). gdb looks a caller's line up
+            # at its pc - 1; as the innermost frame it would not, so the
+            # pc is set inside the call instruction. The unwind rules are
+            # the same there.
             v = [int(frame[i]) for i in range(7)]
             return {"r15": v[0], "r14": v[1], "r13": v[2], "r12": v[3], "rbx": v[4],
-                    "rbp": v[5], "rip": v[6], "rsp": sp + 7 * 8}
+                    "rbp": v[5], "rip": v[6] - 1, "rsp": sp + 7 * 8}
         if "aarch64" in arch:
             # x19-x28, x29, x30 (where ret goes), d8-d15, FPCR: 176 bytes.
             regs = {"x%d" % (19 + i): int(frame[i]) for i in range(12)}
-            regs["pc"] = regs["x30"]
+            regs["pc"] = regs["x30"] - 4  # the bl itself, as above
             regs["sp"] = sp + 176
             return regs
     elif "uc" in fields:  # the ucontext backend: what swapcontext() saved

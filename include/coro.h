@@ -293,9 +293,7 @@ enum { CORO_IN = 1, CORO_OUT = 2 };
  * the ready subset (an error or hang-up counts as both). -1 and errno. */
 CORO_API int coro_fd_wait(int fd, int events, int64_t timeout);
 
-/* read(2) that waits while nothing is there: at most len bytes, 0 at end of file.
- * After a short read of a TCP socket, the next read waits for new data first
- * (TCP urgent data, which cuts reads short, is not supported). */
+/* read(2) that waits while nothing is there: at most len bytes, 0 at end of file. */
 CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t timeout);
 
 /* Write all len bytes, waiting as needed; a short count if the deadline or an

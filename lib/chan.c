@@ -216,24 +216,6 @@ check_chan(const struct coro_chan *ch)
     return 0;
 }
 
-/* An entry with a NULL channel is never ready, as Go's nil channel: it
- * is skipped, and its other fields are not looked at. */
-static int
-check_sel(const coro_sel_t *sel)
-{
-    if (sel->chan == NULL)
-        return 0;
-    if ((sel->op != CORO_SEND && sel->op != CORO_RECV) || (sel->op == CORO_SEND && sel->elem == NULL)) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (!coro__mine(sel->chan->owner)) {
-        errno = EPERM;
-        return -1;
-    }
-    return 0;
-}
-
 /* Could *sel complete at once? (Without doing it.) */
 static int
 ready(const coro_sel_t *sel)
@@ -268,25 +250,13 @@ random64(void)
     return rng = x;
 }
 
-/* Of the entries that could complete now: the first in array order
- * (first), or one chosen uniformly at random; -1 when none can. */
-static long
-choose(const coro_sel_t *sel, size_t n, int first)
+/* A number in [0, k): the high half of a random number, scaled by a
+ * multiply (a division costs tens of cycles; the bias, below 2^-32, is far
+ * below any use of it). */
+static uint64_t
+below(uint64_t k)
 {
-    long chosen = -1;
-    uint64_t seen = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (!ready(&sel[i]))
-            continue;
-        if (first)
-            return (long)i;
-        /* Reservoir sampling: the k-th ready entry takes the place of the
-         * choice with probability 1/k. */
-        if (++seen == 1 || random64() % seen == 0)
-            chosen = (long)i;
-    }
-    return chosen;
+    return ((random64() >> 32) * k) >> 32;
 }
 
 static int
@@ -294,24 +264,41 @@ select_any(coro_sel_t *sel, size_t n, int64_t timeout, int first)
 {
     struct op small[SMALL_SELECT], *ops = small;
     struct coro__wait *w;
-    size_t i, live = 0;
-    long c;
+    size_t i, live = 0, nready = 0;
+    uint64_t me;
+    long c = -1;
     int err;
 
-    if ((sel == NULL && n > 0) || n > INT_MAX) {
-        errno = EINVAL;
-        return -1;
-    }
+    if ((sel == NULL && n > 0) || n > INT_MAX)
+        return fail(EINVAL);
+    /* One pass checks every entry (an error is reported before anything
+     * is done) and chooses among those that can complete now: the first,
+     * or one uniformly at random by reservoir sampling (the k-th ready
+     * entry takes the place of the choice with probability 1/k). An entry
+     * with a NULL channel is never ready, as Go's nil channel: it is
+     * skipped, and its other fields are not looked at. */
+    me = coro__thr_peek()->id;
     for (i = 0; i < n; i++) {
-        if (check_sel(&sel[i]) == -1)
-            return -1;
-        live += sel[i].chan != NULL;
+        const coro_sel_t *e = &sel[i];
+
+        if (e->chan == NULL)
+            continue;
+        if ((e->op != CORO_SEND && e->op != CORO_RECV) || (e->op == CORO_SEND && e->elem == NULL))
+            return fail(EINVAL);
+        if (e->chan->owner != me)
+            return fail(EPERM);
+        live++;
+        if (ready(e)) {
+            /* Without a branch on the random number: a choice at random
+             * is one that a branch predictor cannot guess. */
+            long take = -(long)(first ? ++nready == 1 : below(++nready) == 0);
+
+            c = (c & ~take) | ((long)i & take); /* take ? i : c, as a cmov would */
+        }
     }
-    if (live == 0 && timeout < 0) {
-        errno = EINVAL; /* nothing could ever end the wait */
-        return -1;
-    }
-    if ((c = choose(sel, n, first)) >= 0) {
+    if (live == 0 && timeout < 0)
+        return fail(EINVAL); /* nothing could ever end the wait */
+    if (c >= 0) {
         sel[c].err = try_op(&sel[c]);
         return (int)c;
     }

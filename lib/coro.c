@@ -312,7 +312,9 @@ create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
     co->parked = 0;
     co->seq = ++t->seq;
     co->name[0] = '\0';
+#ifndef CORO__BENCH_NO_LIVE_LIST /* only 'make bench', to measure what the list costs */
     coro__list_push(&t->live, &co->live);
+#endif
     if (ops)
         memset(co->ext, 0, sizeof co->ext);
     return co;
@@ -475,7 +477,9 @@ coro__destroy(struct coro *co)
 {
     if (coro__close(co) == -1)
         return -1;
+#ifndef CORO__BENCH_NO_LIVE_LIST
     coro__list_unlink(&co->live);
+#endif
     coro__stack_put(co->stack);
     return 0;
 }

@@ -5,11 +5,9 @@
  * An fd is registered once, edge-triggered, for input and output, the
  * first time a task of the scheduler waits on it, and stays registered
  * until coro_fd_close(): the steady state makes no epoll_ctl() per wait.
- * Every operation tries its system call first and waits only on EAGAIN,
- * with one exception: a TCP socket that a read left empty (it came short)
- * is waited on first by the next read (see coro_read()). An edge that
- * arrives while nobody waits is kept (ready) for the next wait, which then
- * returns at once.
+ * Every operation tries its system call first and waits only on EAGAIN.
+ * An edge that arrives while nobody waits is kept (ready) for the next
+ * wait, which then returns at once.
  *
  * Outside any task (on a thread's own stack, or in a coroutine that it
  * resumed) the same calls block the thread in ppoll(2) instead, with the
@@ -26,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -45,10 +42,7 @@ struct fdstate {
     unsigned char ready;         /* CORO_IN/CORO_OUT edges that came while nobody waited */
     unsigned char kind;          /* a socket (send/recv with flags), or not */
     unsigned char nonblock;      /* a non-socket made O_NONBLOCK */
-    unsigned char tcp;           /* TCP_YES, TCP_NO, or 0: not asked yet */
-    unsigned char drained;       /* a TCP socket that the last read emptied */
 };
-enum { TCP_YES = 1, TCP_NO = 2 };
 
 struct io {
     int epfd;
@@ -189,13 +183,14 @@ wait_with_timerfd(struct io *io, struct epoll_event *ev, int max, int64_t deadli
                 io->timerfd = -1;
             }
         }
-        if (io->timerfd >= 0 && timerfd_settime(io->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        if (io->timerfd >= 0 && timerfd_settime(io->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
             deadline = -1;
-        else /* no timer: milliseconds, rounded up, so never early */
-            return epoll_wait(io->epfd, ev, max,
-                              (int)((deadline - coro_now() + 999999) / 1000000 > INT_MAX
-                                        ? INT_MAX
-                                        : (deadline - coro_now() + 999999) / 1000000));
+        } else { /* no timer: milliseconds, rounded up, so never early */
+            int64_t ms = (deadline - coro_now() + 999999) / 1000000;
+
+            /* A deadline passed already is 0 ms, not a negative (endless) wait. */
+            return epoll_wait(io->epfd, ev, max, ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms);
+        }
     }
     return epoll_wait(io->epfd, ev, max, deadline == 0 ? 0 : -1);
 }
@@ -424,8 +419,12 @@ coro__fd_wait(int fd, int events, int64_t deadline)
 
     if (t != NULL)
         return wait_task(t, fd, events, deadline);
-    if (deadline != 0 && under_task())
-        return fail(EPERM);
+    if (deadline != 0 && under_task()) {
+        /* It may not block the thread: what is ready now, else EPERM. */
+        int bits = wait_thread(fd, events, 0);
+
+        return bits == -1 && errno == EAGAIN ? fail(EPERM) : bits;
+    }
     return wait_thread(fd, events, deadline);
 }
 
@@ -563,33 +562,6 @@ try_write(int fd, const void *buf, size_t len, struct fdstate *st)
 /* ---------------------------------------------------------------------- */
 /* Reading, writing, accepting, connecting, closing                        */
 
-/* Is fd a TCP socket? Asked once per fd (SO_PROTOCOL). */
-static int
-is_tcp(int fd, struct fdstate *st)
-{
-    int proto;
-    socklen_t len = sizeof proto;
-
-    if (st->kind != KIND_SOCKET)
-        return 0;
-    if (st->tcp == 0)
-        st->tcp = getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
-                          proto == IPPROTO_TCP
-                      ? TCP_YES
-                      : TCP_NO;
-    return st->tcp == TCP_YES;
-}
-
-/*
- * A read of a TCP socket that came short emptied its receive queue; with
- * the edge-triggered epoll, whatever comes after it is an edge, kept or to
- * come, so the next read waits for one first instead of trying a recv()
- * that would say EAGAIN: a request/answer loop then makes one recv() per
- * request, not two (nginx does the same). Only TCP: a short read of a
- * datagram or a Unix socket (a message, credentials, passed fds) may leave
- * more behind. So may TCP urgent data, which stops a read at its mark; it
- * is not supported. A timeout of 0 always tries the read.
- */
 ssize_t
 coro_read(int fd, void *buf, size_t len, int64_t timeout)
 {
@@ -599,28 +571,18 @@ coro_read(int fd, void *buf, size_t len, int64_t timeout)
     if (fd < 0 || (buf == NULL && len > 0))
         return fail(fd < 0 ? EBADF : EINVAL);
     st = known(fd);
-    if (st && st->drained && deadline != 0) {
-        st->drained = 0;
-        if (coro__fd_wait(fd, CORO_IN, deadline) == -1)
-            return -1;
-        st = known(fd); /* the table may have moved meanwhile (see below) */
-    }
     for (;;) {
         ssize_t n = try_read(fd, buf, len, st);
 
-        if (n >= 0) {
-            if (st)
-                st->drained = n > 0 && (size_t)n < len && is_tcp(fd, st);
+        if (n >= 0)
             return n;
-        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
         if (coro__fd_wait(fd, CORO_IN, deadline) == -1)
             return -1;
-        /* Meanwhile another task may have grown the fd table, moving it. */
-        st = known(fd);
+        st = known(fd); /* while it waited, other tasks may have grown the table */
     }
 }
 
@@ -647,7 +609,7 @@ coro_write(int fd, const void *buf, size_t len, int64_t timeout)
             continue;
         if ((errno != EAGAIN && errno != EWOULDBLOCK) || coro__fd_wait(fd, CORO_OUT, deadline) == -1)
             return done > 0 ? (ssize_t)done : -1; /* the next call reports the error */
-        st = known(fd); /* the table may have moved meanwhile (see coro_read()) */
+        st = known(fd); /* while it waited, other tasks may have grown the table */
     }
     return (ssize_t)len;
 }

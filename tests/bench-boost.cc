@@ -13,6 +13,10 @@
  *   fiber_create    boost::context::fiber with a fixedsize_stack of 64 KiB:
  *                   made, resumed, run to its end (which frees its stack)
  *   fiber_yield     boost::this_fiber::yield() between two fibers: per yield
+ *   fiber_mutex     two fibers passing a fibers::mutex back and forth: per
+ *                   hand-off (bench-sync.c's mutex_handoff)
+ *   fiber_cond      a one-slot mailbox, fibers::mutex + condition_variable:
+ *                   per message (bench-sync.c's cond)
  *   fiber_chan P M  P producer/consumer fiber pairs joined by
  *                   unbuffered_channel<uint64_t>, M messages a pair (M =
  *                   max(10, TOTAL/P)): per message
@@ -131,6 +135,65 @@ yield_body(uint64_t n, void *)
         bench_die("this_fiber::yield: the fibers did not finish");
 }
 
+/* Two fibers passing a boost::fibers::mutex back and forth, as
+ * bench-sync.c's mutex_handoff does: n hand-offs in all. */
+void
+mutex_body(uint64_t n, void *)
+{
+    bf::mutex m;
+    uint64_t shared = 0, counts[2] = {(n + 1) / 2, n / 2};
+    auto passer = [&](int k) {
+        m.lock();
+        boost::this_fiber::yield(); // the first holder lets the other start and wait
+        for (uint64_t i = 0; i < counts[k]; i++) {
+            shared++;
+            m.unlock();
+            m.lock();
+        }
+        m.unlock();
+    };
+    bf::fiber a{std::allocator_arg, small_stack(), passer, 0};
+    bf::fiber b{std::allocator_arg, small_stack(), passer, 1};
+
+    a.join();
+    b.join();
+    if (shared != n)
+        bench_die("fibers::mutex: %" PRIu64 " of %" PRIu64 " hand-offs", shared, n);
+}
+
+/* A producer and a consumer of a one-slot mailbox, a mutex and one
+ * condition_variable, as bench-sync.c's cond: per message. */
+void
+cond_body(uint64_t n, void *)
+{
+    bf::mutex m;
+    bf::condition_variable c;
+    bool full = false;
+    uint64_t sum = 0;
+    bf::fiber prod{std::allocator_arg, small_stack(), [&] {
+                       for (uint64_t i = 1; i <= n; i++) {
+                           std::unique_lock<bf::mutex> lk(m);
+                           c.wait(lk, [&] { return !full; });
+                           sum += i;
+                           full = true;
+                           c.notify_one();
+                       }
+                   }};
+    bf::fiber cons{std::allocator_arg, small_stack(), [&] {
+                       for (uint64_t i = 1; i <= n; i++) {
+                           std::unique_lock<bf::mutex> lk(m);
+                           c.wait(lk, [&] { return full; });
+                           full = false;
+                           c.notify_one();
+                       }
+                   }};
+
+    prod.join();
+    cons.join();
+    if (sum != n * (n + 1) / 2 || full)
+        bench_die("fibers::condition_variable: messages lost");
+}
+
 /* P pairs: each producer sends 1..m, then closes; each consumer sums. */
 struct pair {
     bf::unbuffered_channel<uint64_t> chan;
@@ -214,6 +277,8 @@ run(int argc, char **argv)
         {"fiber_create", fiber_body, 0, {}},
 #if BENCH_BOOST_FIBER
         {"fiber_yield", yield_body, 0, {}},
+        {"fiber_mutex", mutex_body, 0, {}},
+        {"fiber_cond", cond_body, 0, {}},
 #endif
     };
     std::vector<char> stack(jump_stack);

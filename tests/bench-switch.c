@@ -21,6 +21,8 @@
  *                     one task to the other; making and freeing the
  *                     scheduler and its two tasks is timed too, a few
  *                     microseconds in a run of about 0.1 s
+ *   mutex_uncontended, mutex_handoff, cond, wg_done, recv1, select4:
+ *                     the sync primitives and select (bench-sync.h)
  *   raw_ratio         raw_swapcontext / roundtrip, run by run (the median of
  *                     the runs' ratios). In each run these two alternate in
  *                     blocks of about 5 ms, so that the load of other
@@ -37,6 +39,7 @@
 #include <coro.h>
 
 #include "bench-coro.h"
+#include "bench-sync.h"
 #include "bench.h"
 
 enum { RAW_STACK = 64 * 1024 };
@@ -238,6 +241,12 @@ main(int argc, char **argv)
         {"create_pooled", bench_life_body, NULL, 0, NULL},
         {"create_unpooled", unpooled_body, NULL, 0, NULL},
         {"sched_yield", yield_body, NULL, 0, NULL},
+        {"mutex_uncontended", bench_mutex_uncontended_body, NULL, 0, NULL},
+        {"mutex_handoff", bench_mutex_handoff_body, NULL, 0, NULL},
+        {"cond", bench_cond_body, NULL, 0, NULL},
+        {"wg_done", bench_wg_done_body, NULL, 0, NULL},
+        {"recv1", bench_recv1_body, NULL, 0, NULL},
+        {"select4", bench_select4_body, NULL, 0, NULL},
     };
     enum { RAW, ROUNDTRIP };
     size_t nm = sizeof m / sizeof *m, runs;

@@ -131,6 +131,7 @@ while [ $r -le "$runs" ]; do
     note "run $r of $runs"
     run "ucontext@$r" ./tests/bench-switch-ucontext 1
     has_target tests/bench-switch-fast && run "fast@$r" ./tests/bench-switch-fast 1
+    has_target tests/bench-switch-nolist && run "nolist@$r" ./tests/bench-switch-nolist 1
     has_target tests/bench-boost && run "boost@$r" ./tests/bench-boost 1 $chan_total $boost_pairs
     run "pairs@$r" ./tests/bench-pairs chan 1 $chan_total $chan_pairs $chan_caps
     run "pairs@$r" ./tests/bench-pairs threads 1 $thread_total $thread_pairs
@@ -313,6 +314,7 @@ $1 == "chan_total" { chan_total = $2 }
 split($1, tg, "@") == 2 { tag = tg[1]; rn = tg[2] + 0 }
 (tag == "ucontext" || tag == "fast") && $2 == "switch" { b = tag; $1 = $2 = ""; name[b] = substr($0, 3) }
 (tag == "ucontext" || tag == "fast") && $2 != "switch" { put(tag ":" $2, rn, $3) }
+tag == "nolist" && $2 != "switch" { put("nolist:" $2, rn, $3) }
 tag == "boost" && $2 == "boost" { boost_version = $3 }
 tag == "boost" && $2 == "fiber_chan" { put("fiber_chan:" $3, rn, $5) }
 tag == "boost" && $2 != "boost" && $2 != "fiber_chan" { put("boost:" $2, rn, $3) }
@@ -385,6 +387,15 @@ END {
         be = b == 1 ? "ucontext" : "fast"
         if (!((be ":create_pooled") in L)) continue
         row(name[be] ", stack from the pool", ns(med(be ":create_pooled")), be == be7() ? "in table 7" : "", "")
+    }
+    if ("nolist:create_pooled" in L) {
+        row("fast, without the list of live coroutines (gdb, dump)", ns(med("nolist:create_pooled")), "", "")
+        d = ""
+        for (r = 1; r <= maxrun; r++)
+            if ((("fast:create_pooled", r) in V) && (("nolist:create_pooled", r) in V))
+                d = d " " (V["fast:create_pooled", r] - V["nolist:create_pooled", r])
+        d = median(d)
+        row("  the list's cost per life, run by run", ns(d), "a few ns", d == "" ? "not measured" : d <= 5 ? "met" : "missed")
     }
     for (b = 1; b <= 2; b++) {
         be = b == 1 ? "ucontext" : "fast"
@@ -502,6 +513,24 @@ END {
         for (i = 1; i <= st_cmds; i++) printf "     %s\n", st_cmd[i]
     } else
         row("strace: system calls that grow with N, pooled life", "-", "none", st_skip != "" ? st_skip : "not measured")
+    print "9. Mutex, condition variable, wait group, select (" name[be] " program), ns; ratios run by run"
+    row("mutex lock + unlock, uncontended, in a task", ns(med(be ":mutex_uncontended")), "<= 5",
+        at_most(med(be ":mutex_uncontended"), 5))
+    row("coro_wg_done, nobody waiting", ns(med(be ":wg_done")), "<= 5", at_most(med(be ":wg_done"), 5))
+    row("mutex hand-off between two tasks (unlock to a waiter)", ns(med(be ":mutex_handoff")), "", "")
+    r = rmed(be ":mutex_handoff", be ":sched_yield")
+    row("  ... / task yield (table 1)", r != "" ? sprintf("%.2fx", r) : "-", "<= 1.5x", at_most(r, 1.5))
+    row("send + coro_chan_recv, one buffered channel", ns(med(be ":recv1")), "", "")
+    row("send + coro_select of 4 ready receives", ns(med(be ":select4")), "", "")
+    r = rmed(be ":select4", be ":recv1")
+    row("  ... / send + coro_chan_recv", r != "" ? sprintf("%.2fx", r) : "-", "<= 2x", at_most(r, 2))
+    prow("", "libcoro", "Boost", "ratio", "target", "result")
+    cmp("mutex passed back and forth / Boost.Fiber mutex", be ":mutex_handoff", "boost:fiber_mutex", 0.5, skf)
+    cmp("one-slot mailbox, mutex + condvar / Boost.Fiber", be ":cond", "boost:fiber_cond", 0.5, skf)
+    printf "   tests/bench-sync.c and tests/bench-boost.cc: the same programs on both sides. Boost.Fiber's\n"
+    printf "   unlock lets the unlocker take the mutex again before the woken fiber runs (barging);\n"
+    printf "   libcoro's hands it to the waiter, so every hand-off there is a switch\n"
+
     printf "wall time of the measurements: %d s\n", wall
 
     # The plot's data: coroutines (both capacities) and threads against P.

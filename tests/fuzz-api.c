@@ -22,6 +22,11 @@
  * have run exactly once, and coro_self() and coro_sched_self() must be NULL
  * again, so that the next input runs alike and LeakSanitizer sees nothing.
  *
+ * Mutexes, condition variables, wait groups and task handles are covered by
+ * their misuse and by the calls that cannot wait (sync_misuse(), on the
+ * thread's stack and in tasks); waits on them are not in the lockstep
+ * model (test-sync and test-task check those).
+ *
  * Not covered: coro_sleep() and timeouts > 0 (when a deadline is noticed
  * depends on the clock), coroutines made by tasks or other coroutines,
  * spawning from deferred handlers, more than one scheduler, threads (EPERM),
@@ -1246,6 +1251,8 @@ task_end(int t)
     M.pending_end = t;
 }
 
+static void sync_misuse(int inside);
+
 /*
  * The body of every task: task t's script, (op, param) pairs.
  *   op % 10: 0 coro_sched_yield, 1 coro_yield, 2 and 3 a channel op,
@@ -1312,6 +1319,8 @@ task_body(void *arg)
             expect("coro_sched_destroy in a task", rc, errno, -1, EBUSY);
             rc = coro_sleep(-1);
             expect("coro_sleep(-1)", rc, errno, -1, EINVAL);
+            if (!tk->ending)
+                sync_misuse(1);
             if (out != OUT_SENTINEL)
                 fail("a failed coro_resume changed *out");
             check_self("task misuse");
@@ -1406,6 +1415,95 @@ op_create(void)
     check_status(k);
 }
 
+/* The sync primitives and task handles, misused or used where nothing can
+ * wait: on the thread's own stack (outside) or in a task (inside, which
+ * must not change what the model predicts: nothing here waits or
+ * switches). */
+static void
+sync_misuse(int inside)
+{
+    coro_mutex_t *m = coro_mutex_create();
+    coro_cond_t *c = coro_cond_create();
+    coro_wg_t *wg = coro_wg_create();
+    coro_task_t *self = coro_task_self();
+    int rc;
+
+    if (m == NULL || c == NULL || wg == NULL)
+        fail("coro_mutex_create/coro_cond_create/coro_wg_create: %s", errname(errno));
+    if ((self != NULL) != inside)
+        fail("coro_task_self(): %p %s a task", (void *)self, inside ? "in" : "outside");
+    if (coro_task_cancelled() != 0)
+        fail("coro_task_cancelled(): not 0");
+    rc = coro_mutex_lock(m, CORO_FOREVER);
+    expect("coro_mutex_lock(free)", rc, errno, 0, 0);
+    rc = coro_mutex_lock(m, CORO_FOREVER);
+    expect("coro_mutex_lock(held by the caller)", rc, errno, -1, EDEADLK);
+    rc = coro_mutex_destroy(m);
+    expect("coro_mutex_destroy(held)", rc, errno, -1, EBUSY);
+    rc = coro_cond_wait(c, m, 0);
+    expect("coro_cond_wait(timeout 0)", rc, errno, -1, EAGAIN);
+    if (!inside) {
+        rc = coro_cond_wait(c, m, CORO_FOREVER);
+        expect("coro_cond_wait outside a task", rc, errno, -1, EPERM);
+    }
+    rc = coro_mutex_unlock(m);
+    expect("coro_mutex_unlock", rc, errno, 0, 0);
+    rc = coro_mutex_unlock(m);
+    expect("coro_mutex_unlock(not held)", rc, errno, -1, EPERM);
+    rc = coro_cond_wait(c, m, 0);
+    expect("coro_cond_wait(m not held)", rc, errno, -1, EPERM);
+    rc = coro_cond_signal(c);
+    expect("coro_cond_signal(nobody waiting)", rc, errno, 0, 0);
+    rc = coro_cond_broadcast(c);
+    expect("coro_cond_broadcast(nobody waiting)", rc, errno, 0, 0);
+    rc = coro_wg_wait(wg, CORO_FOREVER);
+    expect("coro_wg_wait(count 0)", rc, errno, 0, 0);
+    rc = coro_wg_done(wg);
+    expect("coro_wg_done(count 0)", rc, errno, -1, EINVAL);
+    rc = coro_wg_add(wg, 2);
+    expect("coro_wg_add(2)", rc, errno, 0, 0);
+    rc = coro_wg_wait(wg, 0);
+    expect("coro_wg_wait(count 2, timeout 0)", rc, errno, -1, EAGAIN);
+    if (!inside) {
+        rc = coro_wg_wait(wg, CORO_FOREVER);
+        expect("coro_wg_wait outside a task", rc, errno, -1, EPERM);
+    }
+    rc = coro_wg_add(wg, -3);
+    expect("coro_wg_add(below 0)", rc, errno, -1, EINVAL);
+    rc = coro_wg_add(wg, -2);
+    expect("coro_wg_add(-2)", rc, errno, 0, 0);
+    rc = coro_mutex_lock(NULL, 0);
+    expect("coro_mutex_lock(NULL)", rc, errno, -1, EINVAL);
+    rc = coro_mutex_unlock(NULL);
+    expect("coro_mutex_unlock(NULL)", rc, errno, -1, EINVAL);
+    rc = coro_cond_wait(NULL, m, 0);
+    expect("coro_cond_wait(NULL)", rc, errno, -1, EINVAL);
+    rc = coro_cond_signal(NULL);
+    expect("coro_cond_signal(NULL)", rc, errno, -1, EINVAL);
+    rc = coro_wg_add(NULL, 1);
+    expect("coro_wg_add(NULL)", rc, errno, -1, EINVAL);
+    rc = coro_wg_wait(NULL, 0);
+    expect("coro_wg_wait(NULL)", rc, errno, -1, EINVAL);
+    rc = coro_task_join(NULL, NULL, 0);
+    expect("coro_task_join(NULL)", rc, errno, -1, EINVAL);
+    rc = coro_task_detach(NULL);
+    expect("coro_task_detach(NULL)", rc, errno, -1, EINVAL);
+    rc = coro_task_cancel(NULL);
+    expect("coro_task_cancel(NULL)", rc, errno, -1, EINVAL);
+    if (inside) {
+        rc = coro_task_join(self, NULL, CORO_FOREVER);
+        expect("coro_task_join(itself)", rc, errno, -1, EDEADLK);
+    }
+    rc = coro_mutex_destroy(m);
+    expect("coro_mutex_destroy", rc, errno, 0, 0);
+    rc = coro_cond_destroy(c);
+    expect("coro_cond_destroy", rc, errno, 0, 0);
+    rc = coro_wg_destroy(wg);
+    expect("coro_wg_destroy", rc, errno, 0, 0);
+    rc = coro_mutex_destroy(NULL) | coro_cond_destroy(NULL) | coro_wg_destroy(NULL);
+    expect("coro_*_destroy(NULL)", rc, errno, 0, 0);
+}
+
 /* Everything that must fail on the thread's own stack, and NULL args. */
 static void
 op_misuse(void)
@@ -1436,6 +1534,7 @@ op_misuse(void)
     expect("coro_sched_yield outside", rc, errno, -1, EPERM);
     rc = coro_sleep(0);
     expect("coro_sleep(0) outside", rc, errno, -1, EPERM);
+    sync_misuse(0);
     errno = 0;
     st = coro_status(NULL);
     if (st != CORO_DEAD || errno != EINVAL)

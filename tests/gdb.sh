@@ -105,6 +105,11 @@ expect info "^  6 +$a +task +joiner +waiting +joiner $f\$"
 expect info "^  7 +$a +task +yielder +ready +yielder $f\$"
 expect info "^\* 8 +$a +task +inspector +running +stop_here $f\$"
 expect info "^  9 +$a +task +task-9 +ready +latecomer $f, not started\$"
+# Suspended tasks are where they called into libcoro: the line of the call,
+# not the statement after it.
+line_of() { grep -n -- "$1" "$srcdir/tests/gdb-target.c" | head -n 1 | cut -d: -f1; }
+expect info "^  3 +$a +task +producer +waiting +producer \(gdb-target\.c:$(line_of 'coro_chan_send(nobody_receives')\)\$"
+expect info "^  4 +$a +task +consumer +waiting +consumer \(gdb-target\.c:$(line_of 'coro_chan_recv(nobody_sends')\)\$"
 n=$(section info | grep -c '^[ *] [0-9]')
 [ "$n" -eq 10 ] || fail "info coroutines: $n lines, expected 10"
 

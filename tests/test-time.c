@@ -174,7 +174,12 @@ START_TEST(test_sleep_lasts_at_least)
     ck_assert_int_ge(slept[2], CORO_MSEC(30));
     ck_assert_int_ge(elapsed, CORO_MSEC(41));
     ck_assert_int_lt(elapsed, CORO_MSEC(5000));
-    ck_assert_uint_eq(coro_sched_switches(s), 4);
+    /* The start and one wake-up per sleep, no more (a wait does not spin);
+     * fewer when the machine is so slow (valgrind) that a deadline has
+     * passed before the task gives way: the task then goes on without a
+     * switch. */
+    ck_assert_uint_ge(coro_sched_switches(s), 1);
+    ck_assert_uint_le(coro_sched_switches(s), 4);
     ASSERT_TASKS_OK();
     ck_assert_int_eq(coro_sched_destroy(s), 0);
 }
