@@ -2,9 +2,9 @@
  * coro_read() after a short read of a TCP socket: whatever comes next must
  * be read, however it comes (before the next read, while it waits, with a
  * timeout of 0), whether or not the socket is in the scheduler's epoll set
- * yet. (A short read is no proof that the socket is empty: gVisor's TCP
- * returns one segment a read, so the read must try recv() first rather
- * than wait for an edge that may never come. The rest of the I/O layer:
+ * yet. (coro_read() tries recv() first even after a short read: waiting
+ * for an edge first hung when a short read had taken the peer's FIN after
+ * its edge; see "Fds" in doc/design.md. The rest of the I/O layer:
  * test-io.c.)
  */
 #include "testutil.h"
