@@ -8,14 +8,17 @@
 #     sh tests/bench-serve.sh
 #
 # With two CPUs or more, each server runs on CPU 0 and each client on CPU 1
-# (taskset). BENCH_SECONDS (default 5) per wrk run, BENCH_RUNS (default 3)
+# (taskset). BENCH_SECONDS (default 5) per wrk run, BENCH_SERVE_RUNS (default 3)
 # runs of each, alternating; BENCH_NGINX_PORT (18080) and BENCH_REDIS_PORT
-# (16379) for the peers. Prints one line per run.
+# (16379) for the peers. Prints one line per run: requests/s, wrk's p99
+# latency, socket errors and non-2xx answers; --procs 2 against nginx with
+# two workers (both unpinned, sharing the CPUs with wrk); redis-benchmark at
+# -P16 and -P1. 'make bench' runs it after its table.
 set -u
 
 demo=./demo/coro-demo
 secs=${BENCH_SECONDS:-5}
-runs=${BENCH_RUNS:-3}
+runs=${BENCH_SERVE_RUNS:-3}
 nginx_port=${BENCH_NGINX_PORT:-18080}
 redis_port=${BENCH_REDIS_PORT:-16379}
 
@@ -54,14 +57,21 @@ start_demo() {
     exit 1
 }
 
-wrk_rate() { # PORT CONNECTIONS
+# wrk_rate PORT CONNECTIONS: "N req/s, p99 T, E errors, X non-2xx" of one run.
+wrk_rate() {
     # shellcheck disable=SC2086
-    $client_cpu wrk -t1 -c"$2" -d"${secs}s" "http://127.0.0.1:$1/" | awk '/^Requests\/sec/ {print $2}'
+    $client_cpu wrk -t1 -c"$2" -d"${secs}s" --latency "http://127.0.0.1:$1/" | awk '
+        /^Requests\/sec/ { rate = $2 }
+        $1 == "99%" { p99 = $2 }
+        /Socket errors/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
+        /Non-2xx/ { non2xx = $NF }
+        END { printf "%s req/s, p99 %s, %d socket errors, %d non-2xx", rate, p99, err, non2xx }'
 }
 
-redis_rates() { # PORT
+# redis_rates PORT PIPELINE: "SET: N GET: N" requests per second.
+redis_rates() {
     # shellcheck disable=SC2086
-    $client_cpu redis-benchmark -p "$1" -t set,get -n 200000 -c 50 -P 16 -q 2>/dev/null |
+    $client_cpu redis-benchmark -p "$1" -t set,get -n 200000 -c 50 -P "$2" -q 2>/dev/null |
         tr '\r' '\n' | awk '/requests per second/ {printf "%s %s ", $1, $2}'
 }
 
@@ -97,11 +107,37 @@ EOF
     fi
     for c in 100 1000; do
         for r in $(seq "$runs"); do
-            line="wrk -t1 -c$c run $r: coro-demo $(wrk_rate "$http_port" "$c") req/s"
-            [ -n "$ngx" ] && line="$line, nginx $(wrk_rate "$ngx" "$c") req/s"
+            line="wrk -t1 -c$c run $r: coro-demo $(wrk_rate "$http_port" "$c")"
+            [ -n "$ngx" ] && line="$line | nginx $(wrk_rate "$ngx" "$c")"
             echo "$line"
         done
     done
+    # Two workers against one, both servers on both CPUs (wrk shares them).
+    if [ -n "$server_cpu" ]; then
+        "$demo" serve http --port 0 --procs 2 2>"$tmp/http2.err" &
+        pids="$pids $!"
+        for _ in $(seq 100); do
+            p2=$(sed -n 's/^coro-demo serve .*: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/http2.err" | head -n 1)
+            [ -n "$p2" ] && break
+            sleep 0.05
+        done
+        ngx2=
+        if [ -n "$ngx" ]; then
+            mkdir -p "$tmp/nginx2/logs"
+            sed -e "s/^master_process off;/master_process on;/" -e "s/^worker_processes 1;/worker_processes 2;/" \
+                -e "s/127.0.0.1:$nginx_port/127.0.0.1:$((nginx_port + 1))/" -e "s|$tmp/nginx/|$tmp/nginx2/|g" \
+                "$tmp/nginx/nginx.conf" >"$tmp/nginx2/nginx.conf"
+            nginx -p "$tmp/nginx2" -c "$tmp/nginx2/nginx.conf" &
+            pids="$pids $!"
+            ngx2=$((nginx_port + 1))
+            sleep 0.5
+        fi
+        for r in $(seq "$runs"); do
+            line="wrk -t1 -c100 two workers, run $r: coro-demo --procs 2 $(wrk_rate "$p2" 100)"
+            [ -n "$ngx2" ] && line="$line | nginx 2 workers $(wrk_rate "$ngx2" 100)"
+            echo "$line"
+        done
+    fi
 else
     echo "bench-serve: no wrk: http skipped" >&2
 fi
@@ -120,10 +156,12 @@ if have redis-benchmark; then
     else
         echo "bench-serve: no redis-server: coro-demo alone" >&2
     fi
-    for r in $(seq "$runs"); do
-        line="redis-benchmark -P16 run $r: coro-demo $(redis_rates "$resp_port")"
-        [ -n "$red" ] && line="$line| redis-server $(redis_rates "$red")"
-        echo "$line"
+    for pl in 16 1; do
+        for r in $(seq "$runs"); do
+            line="redis-benchmark -c50 -P$pl run $r: coro-demo $(redis_rates "$resp_port" "$pl")"
+            [ -n "$red" ] && line="$line| redis-server $(redis_rates "$red" "$pl")"
+            echo "$line"
+        done
     done
 else
     echo "bench-serve: no redis-benchmark: resp skipped" >&2
