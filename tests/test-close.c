@@ -909,7 +909,9 @@ START_TEST(test_return_outside_aborts)
     close(fd[0]);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x", status);
-    ck_assert_str_eq(err, "libcoro: coro_return() called outside a coroutine\n");
+    /* Its first line (an emulator may add its own after the abort). */
+    ck_assert_msg(strncmp(err, "libcoro: coro_return() called outside a coroutine\n", 50) == 0,
+                  "stderr: %s", err);
 }
 END_TEST
 
