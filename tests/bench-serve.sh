@@ -41,19 +41,22 @@ cleanup() {
 trap cleanup 0
 trap 'exit 1' HUP INT TERM
 
-# start_demo PROTO: run coro-demo serve PROTO on an ephemeral port; sets $port.
+# start_demo NAME PIN ARGS...: coro-demo serve ARGS on an ephemeral port,
+# under PIN (a taskset command line, or empty); sets $port.
 start_demo() {
-    # shellcheck disable=SC2086 # $server_cpu is a command line
-    $server_cpu "$demo" serve "$1" --port 0 2>"$tmp/$1.err" &
+    name=$1 pin=$2
+    shift 2
+    # shellcheck disable=SC2086 # $pin is a command line
+    $pin "$demo" serve "$@" --port 0 2>"$tmp/$name.err" &
     pids="$pids $!"
     port=
     for _ in $(seq 100); do
-        port=$(sed -n 's/^coro-demo serve .*: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/$1.err")
+        port=$(sed -n 's/^coro-demo serve .*: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/$name.err" | head -n 1)
         [ -n "$port" ] && return 0
         sleep 0.05
     done
-    echo "bench-serve: coro-demo serve $1 did not start:" >&2
-    cat "$tmp/$1.err" >&2
+    echo "bench-serve: coro-demo serve $* did not start:" >&2
+    cat "$tmp/$name.err" >&2
     exit 1
 }
 
@@ -76,7 +79,7 @@ redis_rates() {
 }
 
 if have wrk; then
-    start_demo http
+    start_demo http "$server_cpu" http
     http_port=$port
     ngx=
     if have nginx; then
@@ -114,13 +117,8 @@ EOF
     done
     # Two workers against one, both servers on both CPUs (wrk shares them).
     if [ -n "$server_cpu" ]; then
-        "$demo" serve http --port 0 --procs 2 2>"$tmp/http2.err" &
-        pids="$pids $!"
-        for _ in $(seq 100); do
-            p2=$(sed -n 's/^coro-demo serve .*: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/http2.err" | head -n 1)
-            [ -n "$p2" ] && break
-            sleep 0.05
-        done
+        start_demo http2 "" http --procs 2
+        p2=$port
         ngx2=
         if [ -n "$ngx" ]; then
             mkdir -p "$tmp/nginx2/logs"
@@ -143,7 +141,7 @@ else
 fi
 
 if have redis-benchmark; then
-    start_demo resp
+    start_demo resp "$server_cpu" resp
     resp_port=$port
     red=
     if have redis-server; then
