@@ -5,6 +5,12 @@
  * one object without them would drop the whole library's marking.
  */
 #if defined(__ELF__)
+/* A NT_GNU_PROPERTY_TYPE_0 note ("GNU") with one 4-byte property. */
+#define PROPERTY_NOTE(type, bits) \
+    .section .note.gnu.property,"a"; .p2align 3; \
+    .long 4; .long 16; .long 5; .asciz "GNU"; \
+    .long type; .long 4; .long bits; .p2align 3
+
 /* No executable stack. */
     .section .note.GNU-stack,"",%progbits
 
@@ -12,30 +18,12 @@
 /* Indirect branch tracking: every function of switch-x86_64.S begins with
  * endbr64, and its one jump to a non-endbr64 target is notrack. Not SHSTK:
  * the switch changes stacks without changing shadow stacks. */
-    .section .note.gnu.property,"a"
-    .p2align 3
-    .long 4                     /* name size: "GNU" */
-    .long 16                    /* descriptor size */
-    .long 5                     /* NT_GNU_PROPERTY_TYPE_0 */
-    .asciz "GNU"
-    .long 0xc0000002            /* GNU_PROPERTY_X86_FEATURE_1_AND */
-    .long 4
-    .long 1                     /* GNU_PROPERTY_X86_FEATURE_1_IBT */
-    .p2align 3
+    PROPERTY_NOTE(0xc0000002, 1) /* GNU_PROPERTY_X86_FEATURE_1_AND: IBT */
 #endif
 
 #if defined(__aarch64__) && defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
 /* Branch target identification: every function of switch-aarch64.S begins
  * with bti c. Not PAC: the saved x30 is stored unsigned in the frame. */
-    .section .note.gnu.property,"a"
-    .p2align 3
-    .long 4                     /* name size: "GNU" */
-    .long 16                    /* descriptor size */
-    .long 5                     /* NT_GNU_PROPERTY_TYPE_0 */
-    .asciz "GNU"
-    .long 0xc0000000            /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
-    .long 4
-    .long 1                     /* GNU_PROPERTY_AARCH64_FEATURE_1_BTI */
-    .p2align 3
+    PROPERTY_NOTE(0xc0000000, 1) /* GNU_PROPERTY_AARCH64_FEATURE_1_AND: BTI */
 #endif
 #endif
