@@ -135,15 +135,12 @@ end_wait(struct coro__wait *w, const struct coro__clause *fired)
     }
 }
 
-void
-coro__fire(struct coro__clause *c, int err)
+/* The end of a wait that fired, once its other clauses are gone. */
+static inline void
+fired(struct coro__wait *w, int id, int err)
 {
-    struct coro__wait *w = c->wait;
     struct task *t = w->task;
-    int id = c->id; /* c may be in what end_wait() frees */
 
-    if (w->clauses != c || c->next != NULL || w->owned != NULL)
-        end_wait(w, c);
     w->fired = id;
     w->err = err;
     if (err == 0) {
@@ -153,6 +150,28 @@ coro__fire(struct coro__clause *c, int err)
         coro__set_errno(coro__co_of(t), err);
     }
     queue_ready(t->sched, t);
+}
+
+static __attribute__((noinline)) void
+fire_slow(struct coro__wait *w, struct coro__clause *c, int err)
+{
+    int id = c->id; /* c may be in what end_wait() frees */
+
+    end_wait(w, c);
+    fired(w, id, err);
+}
+
+/* The common case, one clause and nothing owned, calls nothing (so it
+ * saves no registers). */
+void
+coro__fire(struct coro__clause *c, int err)
+{
+    struct coro__wait *w = c->wait;
+
+    if (__builtin_expect(w->clauses != c || c->next != NULL || w->owned != NULL, 0))
+        fire_slow(w, c, err);
+    else
+        fired(w, c->id, err);
 }
 
 /* A task's wait that has not fired yet, or NULL. */
@@ -204,11 +223,15 @@ poll_now(struct coro_sched *s)
  * is noticed at most one round late, and a busy queue costs no clock reads
  * or system calls per switch. A round is the tasks that were ready when
  * they were last looked at; when fewer are ready now, it is over. */
-static inline void
-poll_events(struct coro_sched *s)
+static inline int
+has_events(const struct coro_sched *s)
 {
-    if (s->timers.n == 0 && s->poller_waiting == 0)
-        return;
+    return s->timers.n != 0 || s->poller_waiting != 0;
+}
+
+static void
+poll_round(struct coro_sched *s)
+{
     if (s->round > 0 && s->round <= s->nready) {
         s->round--;
         return;
@@ -220,6 +243,13 @@ poll_events(struct coro_sched *s)
     s->round = s->nready;
 }
 
+static inline void
+poll_events(struct coro_sched *s)
+{
+    if (has_events(s))
+        poll_round(s);
+}
+
 /* What a task gets back as it runs again: its wait is over. */
 static inline int
 wake_value(const struct task *t)
@@ -227,23 +257,12 @@ wake_value(const struct task *t)
     return t->result;
 }
 
-/* The running task self gives way: to the back of the queue first when it
- * yields (requeue), not when it blocks. Then the next ready task runs in its
- * place, or, when none is, the loop in coro_sched_run() takes over. Returns
- * self's wake_value() when it runs again: every switch here is a tail call,
- * so that a task that runs again goes on straight in the caller of the
- * library function it blocked in (see coro.c). */
+/* The switch of park(), once the events are polled. */
 static inline int
-park(struct coro_sched *s, struct task *self, int requeue)
+park_next(struct coro_sched *s, struct task *self)
 {
-    struct task *next;
+    struct task *next = pop_ready(s);
 
-    if (requeue) {
-        self->result = 0;
-        queue_ready(s, self);
-    }
-    poll_events(s);
-    next = pop_ready(s);
     if (next == self)
         return wake_value(self); /* it is alone: no switch at all */
     if (next == NULL)
@@ -251,6 +270,32 @@ park(struct coro_sched *s, struct task *self, int requeue)
     s->switches++;
     s->current = next;
     return coro__switch_to(coro__co_of(self), coro__co_of(next), wake_value(next));
+}
+
+static __attribute__((noinline)) int
+park_polled(struct coro_sched *s, struct task *self)
+{
+    poll_round(s);
+    return park_next(s, self);
+}
+
+/* The running task self gives way: to the back of the queue first when it
+ * yields (requeue), not when it blocks. Then the next ready task runs in its
+ * place, or, when none is, the loop in coro_sched_run() takes over. Returns
+ * self's wake_value() when it runs again: every switch here is a tail call,
+ * so that a task that runs again goes on straight in the caller of the
+ * library function it blocked in (see coro.c). Without events to poll it
+ * calls nothing before its switch, so it saves no registers. */
+static inline int
+park(struct coro_sched *s, struct task *self, int requeue)
+{
+    if (requeue) {
+        self->result = 0;
+        queue_ready(s, self);
+    }
+    if (__builtin_expect(has_events(s), 0))
+        return park_polled(s, self);
+    return park_next(s, self);
 }
 
 /* Nothing is runnable: sleep until the earliest deadline or, with tasks
@@ -615,16 +660,24 @@ cancel_timeout(struct coro__clause *c)
         coro__heap_remove(&t->sched->timers, &t->timer);
 }
 
+static __attribute__((noinline)) int
+wait_deadline(struct coro__wait *w, int64_t deadline)
+{
+    struct task *self = w->task;
+
+    coro__wait_add(w, &self->timeout, CORO__TIMEOUT, cancel_timeout);
+    self->timeout.describe = describe_timeout;
+    coro__heap_push(&self->sched->timers, &self->timer, deadline);
+    return park(self->sched, self, 0);
+}
+
 int
 coro__wait(struct coro__wait *w, int64_t deadline)
 {
     struct task *self = w->task;
 
-    if (deadline >= 0) {
-        coro__wait_add(w, &self->timeout, CORO__TIMEOUT, cancel_timeout);
-        self->timeout.describe = describe_timeout;
-        coro__heap_push(&self->sched->timers, &self->timer, deadline);
-    }
+    if (deadline >= 0)
+        return wait_deadline(w, deadline);
     return park(self->sched, self, 0);
 }
 

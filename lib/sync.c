@@ -19,21 +19,25 @@
 #include "object.h"
 #include "wait.h"
 
-struct coro_mutex {
+/* What the three have in common: a task waits in one the same way. */
+struct sync_head {
     uint64_t owner;              /* the thread it belongs to */
-    const void *holder;          /* the context that holds it, or NULL */
     struct coro__link waiters;   /* struct sync_wait, in arrival order */
+    const char *what;            /* what its waiters wait for (coro_sched_dump()) */
+};
+
+struct coro_mutex {
+    struct sync_head h;
+    const void *holder;          /* the context that holds it, or NULL */
 };
 
 struct coro_cond {
-    uint64_t owner;
-    struct coro__link waiters;
+    struct sync_head h;
 };
 
 struct coro_wg {
-    uint64_t owner;
+    struct sync_head h;
     long count;
-    struct coro__link waiters;
 };
 
 /* A task waiting on one of them: its clause, in the room of its wait. */
@@ -41,8 +45,7 @@ struct sync_wait {
     struct coro__clause clause;
     struct coro__link link;      /* in the object's waiters */
     const void *who;             /* its context: the holder once handed the mutex */
-    const void *object;          /* for coro_sched_dump() */
-    const char *what;
+    const struct sync_head *object;
 };
 _Static_assert(sizeof(struct sync_wait) <= CORO__ROOM, "struct sync_wait must fit in a wait's room");
 
@@ -76,7 +79,7 @@ describe_sync(const struct coro__clause *c, char *buf, size_t len)
 {
     const struct sync_wait *sw = coro__container_of(c, struct sync_wait, clause);
 
-    snprintf(buf, len, "%s %p", sw->what, sw->object);
+    snprintf(buf, len, "%s %p", sw->object->what, (const void *)sw->object);
 }
 
 /* Out of its queue, and on: its wait returns 0. */
@@ -87,26 +90,47 @@ wake(struct sync_wait *sw)
     coro__fire(&sw->clause, 0);
 }
 
-/* The running task waits in q (what, object: for the dump) until woken,
- * deadline, or cancel; flags as for coro__wait_begin(). */
+static void
+sync_init(struct sync_head *o, const char *what)
+{
+    o->owner = coro__thread_id();
+    o->what = what;
+    coro__list_init(&o->waiters);
+}
+
+/* Put the wait w that the running task began at the back of o's waiters. */
+static void
+enqueue(struct coro__wait *w, struct sync_head *o)
+{
+    struct sync_wait *sw = w->room;
+
+    sw->who = self_context();
+    sw->object = o;
+    coro__list_push(&o->waiters, &sw->link);
+    coro__wait_add(w, &sw->clause, 0, cancel_sync);
+    sw->clause.describe = describe_sync;
+}
+
+static int64_t
+deadline_of(int64_t timeout)
+{
+    return timeout < 0 ? -1 : coro__deadline(timeout);
+}
+
+/* The running task waits in o until woken, deadline, or cancel; flags as
+ * for coro__wait_begin(). (Few values live across the calls, so that the
+ * way to a blocked task's switch saves few registers.) */
 static int
-wait_in(struct coro__link *q, const char *what, const void *object, int64_t timeout, int flags)
+wait_in(struct sync_head *o, int64_t timeout, int flags)
 {
     struct coro__wait *w;
-    struct sync_wait *sw;
 
     if (timeout == 0)
         return fail(EAGAIN);
     if ((w = coro__wait_begin(flags)) == NULL)
         return -1;
-    sw = w->room;
-    sw->who = self_context();
-    sw->object = object;
-    sw->what = what;
-    coro__list_push(q, &sw->link);
-    coro__wait_add(w, &sw->clause, 0, cancel_sync);
-    sw->clause.describe = describe_sync;
-    return coro__wait(w, timeout < 0 ? -1 : coro__deadline(timeout));
+    enqueue(w, o);
+    return coro__wait(w, deadline_of(timeout));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -121,9 +145,8 @@ coro_mutex_create(void)
         errno = ENOMEM;
         return NULL;
     }
-    m->owner = coro__thread_id();
+    sync_init(&m->h, "lock of mutex");
     m->holder = NULL;
-    coro__list_init(&m->waiters);
     return m;
 }
 
@@ -142,8 +165,8 @@ coro_mutex_lock(coro_mutex_t *m, int64_t timeout)
 {
     const void *self;
 
-    if (m == NULL || !coro__mine(m->owner))
-        return check(m, m ? m->owner : 0);
+    if (m == NULL || !coro__mine(m->h.owner))
+        return check(m, m ? m->h.owner : 0);
     self = self_context();
     if (__builtin_expect(m->holder == NULL, 1)) {
         m->holder = self;
@@ -152,7 +175,7 @@ coro_mutex_lock(coro_mutex_t *m, int64_t timeout)
     if (m->holder == self)
         return fail(EDEADLK);
     /* The unlocker makes the waiter the holder before it wakes it. */
-    return wait_in(&m->waiters, "lock of mutex", m, timeout, 0);
+    return wait_in(&m->h, timeout, 0);
 }
 
 int
@@ -160,11 +183,11 @@ coro_mutex_unlock(coro_mutex_t *m)
 {
     struct sync_wait *next;
 
-    if (m == NULL || !coro__mine(m->owner))
-        return check(m, m ? m->owner : 0);
+    if (m == NULL || !coro__mine(m->h.owner))
+        return check(m, m ? m->h.owner : 0);
     if (m->holder != self_context())
         return fail(EPERM);
-    if (__builtin_expect((next = first(&m->waiters)) == NULL, 1)) {
+    if (__builtin_expect((next = first(&m->h.waiters)) == NULL, 1)) {
         m->holder = NULL;
         return 0;
     }
@@ -178,9 +201,9 @@ coro_mutex_destroy(coro_mutex_t *m)
 {
     if (m == NULL)
         return 0;
-    if (check(m, m->owner) == -1)
+    if (check(m, m->h.owner) == -1)
         return -1;
-    if (m->holder || !coro__list_empty(&m->waiters))
+    if (m->holder || !coro__list_empty(&m->h.waiters))
         return fail(EBUSY);
     free(m);
     return 0;
@@ -198,8 +221,7 @@ coro_cond_create(void)
         errno = ENOMEM;
         return NULL;
     }
-    c->owner = coro__thread_id();
-    coro__list_init(&c->waiters);
+    sync_init(&c->h, "signal of condition");
     return c;
 }
 
@@ -207,32 +229,25 @@ int
 coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
 {
     struct coro__wait *w;
-    struct sync_wait *sw;
     int rc, err;
 
     if (c == NULL || m == NULL)
         return fail(EINVAL);
-    if (!coro__mine(c->owner) || !coro__mine(m->owner) || m->holder != self_context())
+    if (!coro__mine(c->h.owner) || !coro__mine(m->h.owner) || m->holder != self_context())
         return fail(EPERM);
     if (timeout == 0)
         return fail(EAGAIN);
     if ((w = coro__wait_begin(0)) == NULL)
         return -1; /* m is still held */
-    sw = w->room;
-    sw->who = self_context();
-    sw->object = c;
-    sw->what = "signal of condition";
-    coro__list_push(&c->waiters, &sw->link);
-    coro__wait_add(w, &sw->clause, 0, cancel_sync);
-    sw->clause.describe = describe_sync;
+    enqueue(w, &c->h);
     (void)coro_mutex_unlock(m);
-    rc = coro__wait(w, timeout < 0 ? -1 : coro__deadline(timeout));
+    rc = coro__wait(w, deadline_of(timeout));
     err = errno;
     /* Hold m again, however the wait ended: a cancelled task too. */
     if (m->holder == NULL)
         m->holder = self_context();
     else
-        (void)wait_in(&m->waiters, "lock of mutex", m, CORO_FOREVER, CORO__NOCANCEL);
+        (void)wait_in(&m->h, CORO_FOREVER, CORO__NOCANCEL);
     errno = err;
     return rc < 0 ? -1 : 0;
 }
@@ -242,9 +257,9 @@ coro_cond_signal(coro_cond_t *c)
 {
     struct sync_wait *sw;
 
-    if (check(c, c ? c->owner : 0) == -1)
+    if (check(c, c ? c->h.owner : 0) == -1)
         return -1;
-    if ((sw = first(&c->waiters)) != NULL)
+    if ((sw = first(&c->h.waiters)) != NULL)
         wake(sw);
     return 0;
 }
@@ -254,9 +269,9 @@ coro_cond_broadcast(coro_cond_t *c)
 {
     struct sync_wait *sw;
 
-    if (check(c, c ? c->owner : 0) == -1)
+    if (check(c, c ? c->h.owner : 0) == -1)
         return -1;
-    while ((sw = first(&c->waiters)) != NULL)
+    while ((sw = first(&c->h.waiters)) != NULL)
         wake(sw);
     return 0;
 }
@@ -266,9 +281,9 @@ coro_cond_destroy(coro_cond_t *c)
 {
     if (c == NULL)
         return 0;
-    if (check(c, c->owner) == -1)
+    if (check(c, c->h.owner) == -1)
         return -1;
-    if (!coro__list_empty(&c->waiters))
+    if (!coro__list_empty(&c->h.waiters))
         return fail(EBUSY);
     free(c);
     return 0;
@@ -286,9 +301,8 @@ coro_wg_create(void)
         errno = ENOMEM;
         return NULL;
     }
-    wg->owner = coro__thread_id();
+    sync_init(&wg->h, "wait group");
     wg->count = 0;
-    coro__list_init(&wg->waiters);
     return wg;
 }
 
@@ -297,12 +311,12 @@ coro_wg_add(coro_wg_t *wg, long n)
 {
     struct sync_wait *sw;
 
-    if (wg == NULL || !coro__mine(wg->owner))
-        return check(wg, wg ? wg->owner : 0);
+    if (wg == NULL || !coro__mine(wg->h.owner))
+        return check(wg, wg ? wg->h.owner : 0);
     if (n < 0 ? wg->count + n < 0 : wg->count > LONG_MAX - n)
         return fail(EINVAL);
     if ((wg->count += n) == 0)
-        while ((sw = first(&wg->waiters)) != NULL)
+        while ((sw = first(&wg->h.waiters)) != NULL)
             wake(sw);
     return 0;
 }
@@ -316,11 +330,11 @@ coro_wg_done(coro_wg_t *wg)
 int
 coro_wg_wait(coro_wg_t *wg, int64_t timeout)
 {
-    if (check(wg, wg ? wg->owner : 0) == -1)
+    if (check(wg, wg ? wg->h.owner : 0) == -1)
         return -1;
     if (wg->count == 0)
         return 0;
-    return wait_in(&wg->waiters, "wait group", wg, timeout, 0);
+    return wait_in(&wg->h, timeout, 0);
 }
 
 int
@@ -328,9 +342,9 @@ coro_wg_destroy(coro_wg_t *wg)
 {
     if (wg == NULL)
         return 0;
-    if (check(wg, wg->owner) == -1)
+    if (check(wg, wg->h.owner) == -1)
         return -1;
-    if (!coro__list_empty(&wg->waiters))
+    if (!coro__list_empty(&wg->h.waiters))
         return fail(EBUSY);
     free(wg);
     return 0;
