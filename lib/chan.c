@@ -44,6 +44,7 @@ struct op {
 };
 
 enum { SMALL_SELECT = 4 }; /* clauses kept on the stack; more are allocated */
+enum { SMALL_READY = 32 };  /* coro_select()'s ready entries listed on the stack */
 
 /* Set errno and fail: out of line, so that the callers' fast paths stay small. */
 static __attribute__((noinline, cold)) int
@@ -107,10 +108,13 @@ put(struct coro_chan *ch, const void *elem)
 static void
 take(struct coro_chan *ch, void *elem)
 {
+    size_t head = ch->head + 1;
+
     if (elem)
         copy(elem, ch->buf + ch->head * ch->elem_size, ch->elem_size);
-    if (++ch->head == ch->cap)
-        ch->head = 0;
+    /* head == cap ? 0 : head, without a branch: which slot a channel is at
+     * is as hard for a branch predictor to guess as a select's choice. */
+    ch->head = head - (ch->cap & -(size_t)(head == ch->cap));
     ch->count--;
 }
 
@@ -217,7 +221,7 @@ check_chan(const struct coro_chan *ch)
 }
 
 /* Could *sel complete at once? (Without doing it.) */
-static int
+static inline __attribute__((always_inline)) int
 ready(const coro_sel_t *sel)
 {
     const struct coro_chan *ch = sel->chan;
@@ -227,6 +231,13 @@ ready(const coro_sel_t *sel)
     if (sel->op == CORO_SEND)
         return ch->closed || !coro__list_empty(&ch->recvq) || ch->count < ch->cap;
     return ch->count > 0 || !coro__list_empty(&ch->sendq) || ch->closed;
+}
+
+/* Is *sel's operation one it cannot be? (Its channel is not NULL.) */
+static inline int
+bad_op(const coro_sel_t *sel)
+{
+    return (sel->op != CORO_SEND && sel->op != CORO_RECV) || (sel->op == CORO_SEND && sel->elem == NULL);
 }
 
 /* A per-thread xorshift generator for coro_select()'s choice: no system
@@ -259,11 +270,32 @@ below(uint64_t k)
     return ((random64() >> 32) * k) >> 32;
 }
 
+/* One of the nready (> 1) ready entries of sel, uniformly at random;
+ * ready_at lists them when there are fewer than SMALL_READY. */
+static long
+pick(const coro_sel_t *sel, size_t n, const uint32_t *ready_at, size_t nready)
+{
+    size_t k = below(nready), seen = 0;
+    long c = 0;
+
+    if (nready < SMALL_READY)
+        return ready_at[k];
+    for (size_t i = 0; i < n; i++) {
+        size_t r = (size_t)ready(&sel[i]);
+        long take = -(long)(r & (seen == k)); /* the k-th ready entry */
+
+        c = (c & ~take) | ((long)i & take); /* take ? i : c, as a cmov would */
+        seen += r;
+    }
+    return c;
+}
+
 static int
 select_any(coro_sel_t *sel, size_t n, int64_t timeout, int first)
 {
     struct op small[SMALL_SELECT], *ops = small;
     struct coro__wait *w;
+    uint32_t ready_at[SMALL_READY]; /* the ready entries' indices */
     size_t i, live = 0, nready = 0;
     uint64_t me;
     long c = -1;
@@ -272,30 +304,30 @@ select_any(coro_sel_t *sel, size_t n, int64_t timeout, int first)
     if ((sel == NULL && n > 0) || n > INT_MAX)
         return fail(EINVAL);
     /* One pass checks every entry (an error is reported before anything
-     * is done) and chooses among those that can complete now: the first,
-     * or one uniformly at random by reservoir sampling (the k-th ready
-     * entry takes the place of the choice with probability 1/k). An entry
-     * with a NULL channel is never ready, as Go's nil channel: it is
-     * skipped, and its other fields are not looked at. */
+     * is done) and notes those that can complete now. An entry with a NULL
+     * channel is never ready, as Go's nil channel: it is skipped, and its
+     * other fields are not looked at. The choice is the first ready one,
+     * or one of them uniformly at random: one random number per call says
+     * which, picked from the list of the ready ones without a branch on it
+     * (a branch predictor cannot guess it); when SMALL_READY or more are
+     * ready, a second pass finds the chosen one. */
     me = coro__thr_peek()->id;
     for (i = 0; i < n; i++) {
         const coro_sel_t *e = &sel[i];
+        size_t r;
 
         if (e->chan == NULL)
             continue;
-        if ((e->op != CORO_SEND && e->op != CORO_RECV) || (e->op == CORO_SEND && e->elem == NULL))
-            return fail(EINVAL);
-        if (e->chan->owner != me)
-            return fail(EPERM);
+        if (__builtin_expect(bad_op(e) || e->chan->owner != me, 0))
+            return fail(bad_op(e) ? EINVAL : EPERM);
         live++;
-        if (ready(e)) {
-            /* Without a branch on the random number: a choice at random
-             * is one that a branch predictor cannot guess. */
-            long take = -(long)(first ? ++nready == 1 : below(++nready) == 0);
-
-            c = (c & ~take) | ((long)i & take); /* take ? i : c, as a cmov would */
-        }
+        r = (size_t)ready(e);
+        /* Kept only if r; the last slot takes any beyond. */
+        ready_at[nready < SMALL_READY ? nready : SMALL_READY - 1] = (uint32_t)i;
+        nready += r;
     }
+    if (nready > 0)
+        c = first || nready == 1 ? (long)ready_at[0] : pick(sel, n, ready_at, nready);
     if (live == 0 && timeout < 0)
         return fail(EINVAL); /* nothing could ever end the wait */
     if (c >= 0) {

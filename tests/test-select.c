@@ -1343,6 +1343,43 @@ START_TEST(test_uniform_ready_only)
 }
 END_TEST
 
+/* More ready entries than coro_select() lists on its stack (32): still
+ * uniform among them, NULL entries still skipped, and coro_select_first()
+ * still takes the first. All receive from one channel holding one element,
+ * so that every live entry is ready. */
+START_TEST(test_uniform_many_ready)
+{
+    enum { N = 48, HOLES = 4, ROUNDS = 44000 };
+    coro_sel_t many[N];
+    int got[N], wins[N] = {0};
+    coro_chan_t *ch;
+    int v = 7;
+
+    ch = coro_chan_create(sizeof(int), 1);
+    ck_assert_ptr_nonnull(ch);
+    for (int i = 0; i < N; i++)
+        many[i] = (coro_sel_t){ i < HOLES ? NULL : ch, CORO_RECV, &got[i], UNTOUCHED };
+    for (int round = 0; round < ROUNDS; round++) {
+        int c;
+
+        ck_assert_int_eq(coro_chan_send(ch, &v), 0);
+        c = coro_select(many, N, 0);
+        ck_assert_int_ge(c, HOLES);
+        ck_assert_int_lt(c, N);
+        ck_assert_int_eq(got[c], 7);
+        wins[c]++;
+    }
+    /* 1,000 expected each: +-20% is over 6 standard deviations. */
+    for (int i = HOLES; i < N; i++) {
+        ck_assert_int_gt(wins[i], ROUNDS / (N - HOLES) * 8 / 10);
+        ck_assert_int_lt(wins[i], ROUNDS / (N - HOLES) * 12 / 10);
+    }
+    ck_assert_int_eq(coro_chan_send(ch, &v), 0);
+    ck_assert_int_eq(coro_select_first(many, N, 0), HOLES);
+    ck_assert_int_eq(coro_chan_destroy(ch), 0);
+}
+END_TEST
+
 /* coro_select_first(): the first ready entry, always. */
 START_TEST(test_first_always_first)
 {
@@ -1474,6 +1511,7 @@ select_suite(void)
     tcase_add_test(tc, test_uniform_two);
     tcase_add_test(tc, test_uniform_four);
     tcase_add_test(tc, test_uniform_ready_only);
+    tcase_add_test(tc, test_uniform_many_ready);
     tcase_add_test(tc, test_first_always_first);
     tcase_add_test(tc, test_null_entries_skipped);
     tcase_add_test(tc, test_first_errors);
