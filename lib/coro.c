@@ -28,13 +28,6 @@
 #include "object.h"
 #include "stack.h"
 
-/* One coro_defer() registration; a LIFO list per coroutine. */
-struct coro__defer {
-    void (*fn)(void *);
-    void *arg;
-    struct coro__defer *next;
-};
-
 /* What coro__thr_ptr points at in a thread that has not used libcoro yet:
  * read-only, with an id that no object holds and a root as its running
  * context, so that the hot paths need no test before they read the state.
@@ -209,7 +202,8 @@ finish(struct coro__thread *t, struct coro *self, void *result, int top)
         void *arg = d->arg;
 
         self->defers = d->next;
-        free(d);
+        if (!d->on_stack)
+            free(d);
         fn(arg);
     }
     back = self->b.resumer;
@@ -539,6 +533,7 @@ coro_defer(void (*fn)(void *), void *arg)
     }
     d->fn = fn;
     d->arg = arg;
+    d->on_stack = 0;
     d->next = self->defers;
     self->defers = d;
     return 0;

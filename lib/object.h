@@ -20,8 +20,17 @@
 #include "sanitize.h"
 #include "switch.h"
 
-struct coro__defer;
 struct coro__stack;
+
+/* One deferred handler: coro_defer()'s (allocated), or the library's own
+ * in a caller's frame (on_stack), run if the coroutine ends while that
+ * frame is live. A LIFO list per coroutine. */
+struct coro__defer {
+    void (*fn)(void *);
+    void *arg;
+    struct coro__defer *next;
+    int on_stack;
+};
 
 /* A manager's hooks. */
 struct coro__ops {
@@ -201,5 +210,22 @@ coro__set_errno(struct coro *co, int err)
  * managed ones too. */
 int coro__close(struct coro *co);
 int coro__destroy(struct coro *co);
+
+/* Push d (on_stack: the caller's memory) on the running coroutine's
+ * deferred handlers; coro__defer_pop() takes it off again, unrun, once the
+ * caller no longer needs it (nothing pushed after it is left). */
+static inline void
+coro__defer_push(struct coro *self, struct coro__defer *d)
+{
+    d->on_stack = 1;
+    d->next = self->defers;
+    self->defers = d;
+}
+
+static inline void
+coro__defer_pop(struct coro *self, struct coro__defer *d)
+{
+    self->defers = d->next;
+}
 
 #endif /* CORO_OBJECT_H */

@@ -29,6 +29,7 @@ struct sync_head {
 struct coro_mutex {
     struct sync_head h;
     const void *holder;          /* the context that holds it, or NULL */
+    long cond_waiters;           /* tasks in coro_cond_wait() that will take it back */
 };
 
 struct coro_cond {
@@ -147,6 +148,7 @@ coro_mutex_create(void)
     }
     sync_init(&m->h, "lock of mutex");
     m->holder = NULL;
+    m->cond_waiters = 0;
     return m;
 }
 
@@ -203,7 +205,7 @@ coro_mutex_destroy(coro_mutex_t *m)
         return 0;
     if (check(m, m->h.owner) == -1)
         return -1;
-    if (m->holder || !coro__list_empty(&m->h.waiters))
+    if (m->holder || !coro__list_empty(&m->h.waiters) || m->cond_waiters)
         return fail(EBUSY);
     free(m);
     return 0;
@@ -225,9 +227,17 @@ coro_cond_create(void)
     return c;
 }
 
+static void
+cond_waiter_gone(void *m)
+{
+    ((struct coro_mutex *)m)->cond_waiters--;
+}
+
 int
 coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
 {
+    struct coro__defer gone;
+    struct coro *self = coro__self();
     struct coro__wait *w;
     int rc, err;
 
@@ -241,6 +251,12 @@ coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
         return -1; /* m is still held */
     enqueue(w, &c->h);
     (void)coro_mutex_unlock(m);
+    /* m stays busy for coro_mutex_destroy() until the task holds it again,
+     * or ends in the wait (its scheduler destroyed) */
+    m->cond_waiters++;
+    gone.fn = cond_waiter_gone;
+    gone.arg = m;
+    coro__defer_push(self, &gone);
     rc = coro__wait(w, deadline_of(timeout));
     err = errno;
     /* Hold m again, however the wait ended: a cancelled task too. */
@@ -248,6 +264,8 @@ coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
         m->holder = self_context();
     else
         (void)wait_in(&m->h, CORO_FOREVER, CORO__NOCANCEL);
+    coro__defer_pop(self, &gone);
+    m->cond_waiters--;
     errno = err;
     return rc < 0 ? -1 : 0;
 }

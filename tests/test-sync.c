@@ -461,6 +461,43 @@ START_TEST(test_cond_destroy_busy)
 }
 END_TEST
 
+/* A mutex that a task inside coro_cond_wait() will take back is busy,
+ * though nobody holds it or waits for it now. */
+static void *
+tries_destroying_mutex(void *arg)
+{
+    (void)arg;
+    EXPECT_FAILS(coro_mutex_destroy(mu), EBUSY);
+    EXPECT(coro_cond_signal(cv) == 0);
+    EXPECT_FAILS(coro_mutex_destroy(mu), EBUSY); /* signalled, not yet holding it */
+    return NULL;
+}
+
+START_TEST(test_mutex_destroy_busy_under_cond_wait)
+{
+    spawn(waits_on_cond, NULL);
+    spawn(tries_destroying_mutex, NULL);
+    ck_assert_int_eq(coro_sched_run(sched), 0);
+    teardown(); /* the waiter is done: coro_mutex_destroy() succeeds */
+}
+END_TEST
+
+/* A task that never comes back from coro_cond_wait() (its scheduler is
+ * destroyed while it waits) no longer keeps the mutex busy. */
+START_TEST(test_mutex_free_after_cond_waiter_closed)
+{
+    spawn(waits_on_cond, NULL);
+    ck_assert_int_eq(coro_sched_run(sched), -1);
+    ck_assert_int_eq(errno, EDEADLK);
+    ASSERT_FAILS(coro_mutex_destroy(mu), EBUSY);
+    ck_assert_int_eq(coro_sched_destroy(sched), 0);
+    sched = coro_sched_create();
+    ck_assert_ptr_nonnull(sched);
+    tasklog_reset(); /* the closed waiter's EXPECTs after its wait never ran */
+    teardown();
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 /* Wait groups                                                             */
 
@@ -618,6 +655,8 @@ sync_suite(void)
     tcase_add_test(tc, test_cond_timeout_holds_mutex);
     tcase_add_test(tc, test_cond_cancel_holds_mutex);
     tcase_add_test(tc, test_cond_destroy_busy);
+    tcase_add_test(tc, test_mutex_destroy_busy_under_cond_wait);
+    tcase_add_test(tc, test_mutex_free_after_cond_waiter_closed);
 
     tc = tasklog_tcase(s, "wg", setup);
     tcase_add_test(tc, test_wg_hundred);
