@@ -947,6 +947,7 @@ block_in(int *q, int *n, int t, const char *call, int (*fn)(void *, int64_t),
 {
     int rc, e;
 
+    trace("%s waits", call);
     q[(*n)++] = t;
     give_way(t, 0);
     rc = fn(obj, CORO_FOREVER);
