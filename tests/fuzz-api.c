@@ -22,10 +22,22 @@
  * have run exactly once, and coro_self() and coro_sched_self() must be NULL
  * again, so that the next input runs alike and LeakSanitizer sees nothing.
  *
- * Mutexes, condition variables, wait groups and task handles are covered by
- * their misuse and by the calls that cannot wait (sync_misuse(), on the
- * thread's stack and in tasks); waits on them are not in the lockstep
- * model (test-sync and test-task check those).
+ * Task scripts also share one mutex and one wait group, and their waits
+ * are in the lockstep model: lock (forever or timeout 0), unlock, add,
+ * done, wait (forever or 0) and destroy, with the mutex handed to the
+ * longest waiter on unlock (it holds it before it runs: no barging), every
+ * wait group waiter woken in order when the count reaches 0, woken tasks
+ * at the back of the ready queue, and EDEADLK when all of them wait.
+ * Since a task that ends holding the mutex keeps it held, and its context
+ * is then freed (a later task's stack may reuse it and hold the mutex by
+ * accident), every task registers a handler first (release_handler) that
+ * checks it still holds it as it ends and unlocks it.
+ *
+ * Condition variables and task handles are covered by their misuse and by
+ * the calls that cannot wait (sync_misuse(), on the thread's stack and in
+ * tasks), as are a mutex and a wait group of the thread's own; waits on
+ * condition variables and joins are not in the lockstep model (test-sync
+ * and test-task check those).
  *
  * Not covered: coro_sleep() and timeouts > 0 (when a deadline is noticed
  * depends on the clock), coroutines made by tasks or other coroutines,
