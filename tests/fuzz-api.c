@@ -22,22 +22,23 @@
  * have run exactly once, and coro_self() and coro_sched_self() must be NULL
  * again, so that the next input runs alike and LeakSanitizer sees nothing.
  *
- * Task scripts also share one mutex and one wait group, and their waits
- * are in the lockstep model: lock (forever or timeout 0), unlock, add,
- * done, wait (forever or 0) and destroy, with the mutex handed to the
- * longest waiter on unlock (it holds it before it runs: no barging), every
- * wait group waiter woken in order when the count reaches 0, woken tasks
- * at the back of the ready queue, and EDEADLK when all of them wait.
+ * Task scripts also share one mutex, one wait group and one condition
+ * variable (used with that mutex), and their waits are in the lockstep
+ * model: lock (forever or timeout 0), unlock, add, done, wait (forever or
+ * 0), signal, broadcast and destroy, with the mutex handed to the longest
+ * waiter on unlock (it holds it before it runs: no barging), every wait
+ * group waiter woken in order when the count reaches 0, a signalled task
+ * taking the mutex back (or queueing for it) only when it runs, woken
+ * tasks at the back of the ready queue, and EDEADLK when all of them wait.
  * Since a task that ends holding the mutex keeps it held, and its context
  * is then freed (a later task's stack may reuse it and hold the mutex by
  * accident), every task registers a handler first (release_handler) that
  * checks it still holds it as it ends and unlocks it.
  *
- * Condition variables and task handles are covered by their misuse and by
- * the calls that cannot wait (sync_misuse(), on the thread's stack and in
- * tasks), as are a mutex and a wait group of the thread's own; waits on
- * condition variables and joins are not in the lockstep model (test-sync
- * and test-task check those).
+ * Task handles are covered by their misuse and by the calls that cannot
+ * wait (sync_misuse(), on the thread's stack and in tasks), as are sync
+ * objects of the thread's own; joins are not in the lockstep model
+ * (test-task checks those).
  *
  * Not covered: coro_sleep() and timeouts > 0 (when a deadline is noticed
  * depends on the clock), coroutines made by tasks or other coroutines,
@@ -126,6 +127,7 @@ struct task {
     struct defer defers[MAX_DEFERS];
     /* The result of its blocking operation, filled in by whoever wakes it. */
     int w_entry, w_err;
+    int reacquire;      /* woken from a condition wait: takes the mutex as it runs */
     uint32_t w_val;
 };
 
@@ -153,6 +155,8 @@ static struct model {
     coro_wg_t *wg;
     long wg_count;
     int wg_q[QMAX], wg_n;
+    coro_cond_t *cv;            /* used with mx */
+    int cv_q[QMAX], cv_n;
 
     coro_sched_t *s;
     int busy, destroying;
@@ -436,6 +440,24 @@ ready_remove(int t)
         }
 }
 
+static void dispatch(int next);
+
+/* Task t, signalled in coro_cond_wait(), runs again and takes the mutex
+ * back inside that call: at once if it is free, else it waits for it as a
+ * lock would, and the scheduler moves on without returning to the harness. */
+static void
+reacquire(int t)
+{
+    M.tasks[t].reacquire = 0;
+    if (M.mx_holder < 0) {
+        M.mx_holder = t;
+        return;
+    }
+    M.mx_q[M.mx_n++] = t;
+    M.tasks[t].state = T_BLOCKED;
+    dispatch(ready_pop());
+}
+
 /* Switch the model to task next (already popped), or back to the loop in
  * coro_sched_run() when next is -1: the run then ends, since nothing ever
  * waits for a deadline here. */
@@ -448,6 +470,8 @@ dispatch(int next)
         M.tasks[next].state = T_RUNNING;
         M.chain_len = M.base + 1;
         M.chain[M.base] = TASK_EX + next;
+        if (M.tasks[next].reacquire)
+            reacquire(next);
     } else {
         M.current = -1;
         M.chain_len = M.base;
@@ -474,6 +498,7 @@ disarm(int t)
 {
     queue_remove(M.mx_q, &M.mx_n, t);
     queue_remove(M.wg_q, &M.wg_n, t);
+    queue_remove(M.cv_q, &M.cv_n, t);
     for (int c = 0; c < NCHANS; c++) {
         struct chan *ch = &M.chans[c];
         int j = 0;
@@ -981,28 +1006,34 @@ wg_wait_fn(void *wg, int64_t timeout)
     return coro_wg_wait(wg, timeout);
 }
 
+enum { SYNC_MUTEX, SYNC_WG, SYNC_COND };
+
 /* Destroy an object nobody waits for; a held mutex or a waited-for object
  * is busy. Made anew at once, so that the other ops always have one. */
 static void
-sync_destroy(int is_mutex, const char *call)
+sync_destroy(int which, const char *call)
 {
-    int busy = is_mutex ? M.mx_holder >= 0 || M.mx_n > 0 : M.wg_n > 0;
-    int rc = is_mutex ? coro_mutex_destroy(M.mx) : coro_wg_destroy(M.wg);
+    int busy = which == SYNC_MUTEX ? M.mx_holder >= 0 || M.mx_n > 0
+             : which == SYNC_WG ? M.wg_n > 0 : M.cv_n > 0;
+    int rc = which == SYNC_MUTEX ? coro_mutex_destroy(M.mx)
+           : which == SYNC_WG ? coro_wg_destroy(M.wg) : coro_cond_destroy(M.cv);
 
     if (busy) {
         expect(call, rc, errno, -1, EBUSY);
         return;
     }
     expect(call, rc, errno, 0, 0);
-    if (is_mutex) {
+    if (which == SYNC_MUTEX) {
         M.mx = coro_mutex_create();
         M.mx_holder = -1;
-    } else {
+    } else if (which == SYNC_WG) {
         M.wg = coro_wg_create();
         M.wg_count = 0;
+    } else {
+        M.cv = coro_cond_create();
     }
-    if (M.mx == NULL || M.wg == NULL)
-        fail("coro_mutex_create/coro_wg_create: %s", errname(errno));
+    if (M.mx == NULL || M.wg == NULL || M.cv == NULL)
+        fail("coro_mutex_create/coro_wg_create/coro_cond_create: %s", errname(errno));
 }
 
 /*
@@ -1022,7 +1053,7 @@ mutex_op(unsigned p)
         snprintf(call, sizeof call, "task %d: coro_mutex_%s", t,
                  kind == 7 ? "destroy" : "unlock");
         if (kind == 7)
-            sync_destroy(1, call);
+            sync_destroy(SYNC_MUTEX, call);
         else
             do_unlock(t, call);
         return;
@@ -1080,7 +1111,7 @@ wg_op(unsigned p)
         }
     } else if (kind == 7) {
         snprintf(call, sizeof call, "task %d: coro_wg_destroy", t);
-        sync_destroy(0, call);
+        sync_destroy(SYNC_WG, call);
     } else {
         int64_t timeout = kind == 6 ? 0 : CORO_FOREVER;
 
@@ -1096,6 +1127,62 @@ wg_op(unsigned p)
         else
             expect(call, rc, errno, -1, EAGAIN);
     }
+    expect_no_switch(call, sw0);
+}
+
+/*
+ * A condition variable op by a task's script, with the mutex. p % 8: 0 to 2
+ * wait forever, 3 wait with timeout 0, 4 and 5 signal, 6 broadcast,
+ * 7 destroy (and make anew). A wait unlocks the mutex as an unlock does
+ * (handing it on) and takes it back when woken (see reacquire()).
+ */
+static void
+cond_op(unsigned p)
+{
+    int kind = (int)(p % 8), t = running_task("condition variable op");
+    uint64_t sw0 = coro_sched_switches(M.s);
+    char call[64];
+    int rc, e;
+
+    if (kind <= 3) {
+        int64_t timeout = kind == 3 ? 0 : CORO_FOREVER;
+
+        snprintf(call, sizeof call, "task %d: coro_cond_wait(%s)", t,
+                 timeout == 0 ? "0" : "forever");
+        if (M.mx_holder != t || timeout == 0) {
+            rc = coro_cond_wait(M.cv, M.mx, timeout);
+            expect(call, rc, errno, -1, M.mx_holder != t ? EPERM : EAGAIN);
+            expect_no_switch(call, sw0);
+            return;
+        }
+        trace("%s waits", call);
+        M.cv_q[M.cv_n++] = t;
+        model_unlock();
+        give_way(t, 0);
+        rc = coro_cond_wait(M.cv, M.mx, timeout);
+        e = errno;
+        task_turn(t, call);
+        expect(call, rc, e, 0, 0);
+        if (M.mx_holder != t)
+            fail("model: %s returned but task %d is not the holder", call, t);
+        return;
+    }
+    if (kind == 7) {
+        snprintf(call, sizeof call, "task %d: coro_cond_destroy", t);
+        sync_destroy(SYNC_COND, call);
+        expect_no_switch(call, sw0);
+        return;
+    }
+    snprintf(call, sizeof call, "task %d: coro_cond_%s with %d waiting", t,
+             kind == 6 ? "broadcast" : "signal", M.cv_n);
+    while (M.cv_n > 0) {
+        M.tasks[M.cv_q[0]].reacquire = 1;
+        wake(M.cv_q[0], 0, 0, 0);
+        if (kind != 6)
+            break;
+    }
+    rc = kind == 6 ? coro_cond_broadcast(M.cv) : coro_cond_signal(M.cv);
+    expect(call, rc, errno, 0, 0);
     expect_no_switch(call, sw0);
 }
 
@@ -1523,7 +1610,8 @@ static void sync_misuse(int inside);
  *   op % 12: 0 coro_sched_yield, 1 coro_yield, 2 and 3 a channel op,
  *   4 defer, 5 coro_exit, 6 misuse, 7 resume generator slot p % 4,
  *   8 spawn a task running the rest of this script, 9 return,
- *   10 a mutex op (see mutex_op), 11 a wait group op (see wg_op).
+ *   10 a mutex op (see mutex_op), 11 a wait group op (see wg_op),
+ *   12 a condition variable op (see cond_op).
  */
 static void *
 task_body(void *arg)
@@ -1541,7 +1629,7 @@ task_body(void *arg)
     rc = coro_defer(release_handler, (void *)(intptr_t)t);
     expect("coro_defer(release handler)", rc, errno, 0, 0);
     while (tk->pc + 1 < tk->len) {
-        unsigned op = tk->script[tk->pc] % 12, p = tk->script[tk->pc + 1];
+        unsigned op = tk->script[tk->pc] % 13, p = tk->script[tk->pc + 1];
         void *r;
 
         tk->pc += 2;
@@ -1609,6 +1697,9 @@ task_body(void *arg)
             break;
         case 11:
             wg_op(p);
+            break;
+        case 12:
+            cond_op(p);
             break;
         }
     }
@@ -2052,9 +2143,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_self("start");
     M.mx = coro_mutex_create();
     M.wg = coro_wg_create();
+    M.cv = coro_cond_create();
     M.mx_holder = -1;
-    if (M.mx == NULL || M.wg == NULL)
-        fail("coro_mutex_create/coro_wg_create: %s", errname(errno));
+    if (M.mx == NULL || M.wg == NULL || M.cv == NULL)
+        fail("coro_mutex_create/coro_wg_create/coro_cond_create: %s", errname(errno));
 
     while (M.in_pos < M.in_len && n < MAX_OPS) {
         M.op_index = n++;
@@ -2075,14 +2167,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         expect("coro_chan_destroy at cleanup", rc, errno, 0, 0);
     }
     /* Every task is gone, and each released the mutex as it ended. */
-    if (M.mx_holder >= 0 || M.mx_n > 0 || M.wg_n > 0)
-        fail("model: the mutex or the wait group is busy at cleanup");
+    if (M.mx_holder >= 0 || M.mx_n > 0 || M.wg_n > 0 || M.cv_n > 0)
+        fail("model: the mutex, wait group or condition variable is busy at cleanup");
     {
         int rc = coro_mutex_destroy(M.mx);
 
         expect("coro_mutex_destroy at cleanup", rc, errno, 0, 0);
         rc = coro_wg_destroy(M.wg);
         expect("coro_wg_destroy at cleanup", rc, errno, 0, 0);
+        rc = coro_cond_destroy(M.cv);
+        expect("coro_cond_destroy at cleanup", rc, errno, 0, 0);
     }
     for (int t = 0; t < M.ntasks_used; t++)
         if (M.tasks[t].state != T_GONE)
