@@ -33,7 +33,9 @@
  * Since a task that ends holding the mutex keeps it held, and its context
  * is then freed (a later task's stack may reuse it and hold the mutex by
  * accident), every task registers a handler first (release_handler) that
- * checks it still holds it as it ends and unlocks it.
+ * checks it still holds it as it ends and unlocks it. The mutex is never
+ * destroyed while a task is inside coro_cond_wait() on it (see
+ * cond_uses_mutex()).
  *
  * Task handles are covered by their misuse and by the calls that cannot
  * wait (sync_misuse(), on the thread's stack and in tasks), as are sync
