@@ -22,10 +22,25 @@
  * have run exactly once, and coro_self() and coro_sched_self() must be NULL
  * again, so that the next input runs alike and LeakSanitizer sees nothing.
  *
- * Mutexes, condition variables, wait groups and task handles are covered by
- * their misuse and by the calls that cannot wait (sync_misuse(), on the
- * thread's stack and in tasks); waits on them are not in the lockstep
- * model (test-sync and test-task check those).
+ * Task scripts also share one mutex, one wait group and one condition
+ * variable (used with that mutex), and their waits are in the lockstep
+ * model: lock (forever or timeout 0), unlock, add, done, wait (forever or
+ * 0), signal, broadcast and destroy, with the mutex handed to the longest
+ * waiter on unlock (it holds it before it runs: no barging), every wait
+ * group waiter woken in order when the count reaches 0, a signalled task
+ * taking the mutex back (or queueing for it) only when it runs, woken
+ * tasks at the back of the ready queue, and EDEADLK when all of them wait.
+ * Since a task that ends holding the mutex keeps it held, and its context
+ * is then freed (a later task's stack may reuse it and hold the mutex by
+ * accident), every task registers a handler first (release_handler) that
+ * checks it still holds it as it ends and unlocks it. The mutex is never
+ * destroyed while a task is inside coro_cond_wait() on it (see
+ * cond_uses_mutex()).
+ *
+ * Task handles are covered by their misuse and by the calls that cannot
+ * wait (sync_misuse(), on the thread's stack and in tasks), as are sync
+ * objects of the thread's own; joins are not in the lockstep model
+ * (test-task checks those).
  *
  * Not covered: coro_sleep() and timeouts > 0 (when a deadline is noticed
  * depends on the clock), coroutines made by tasks or other coroutines,
@@ -114,6 +129,7 @@ struct task {
     struct defer defers[MAX_DEFERS];
     /* The result of its blocking operation, filled in by whoever wakes it. */
     int w_entry, w_err;
+    int reacquire;      /* woken from a condition wait: takes the mutex as it runs */
     uint32_t w_val;
 };
 
@@ -132,6 +148,17 @@ static struct model {
     struct task tasks[NTASKS];
     struct chan chans[NCHANS];
     int ntasks_used;
+
+    /* One mutex and one wait group, shared by the tasks of the input; their
+     * waiters are tasks, in arrival order. */
+    coro_mutex_t *mx;
+    int mx_holder;              /* a task, or -1 */
+    int mx_q[QMAX], mx_n;
+    coro_wg_t *wg;
+    long wg_count;
+    int wg_q[QMAX], wg_n;
+    coro_cond_t *cv;            /* used with mx */
+    int cv_q[QMAX], cv_n;
 
     coro_sched_t *s;
     int busy, destroying;
@@ -415,6 +442,24 @@ ready_remove(int t)
         }
 }
 
+static void dispatch(int next);
+
+/* Task t, signalled in coro_cond_wait(), runs again and takes the mutex
+ * back inside that call: at once if it is free, else it waits for it as a
+ * lock would, and the scheduler moves on without returning to the harness. */
+static void
+reacquire(int t)
+{
+    M.tasks[t].reacquire = 0;
+    if (M.mx_holder < 0) {
+        M.mx_holder = t;
+        return;
+    }
+    M.mx_q[M.mx_n++] = t;
+    M.tasks[t].state = T_BLOCKED;
+    dispatch(ready_pop());
+}
+
 /* Switch the model to task next (already popped), or back to the loop in
  * coro_sched_run() when next is -1: the run then ends, since nothing ever
  * waits for a deadline here. */
@@ -427,6 +472,8 @@ dispatch(int next)
         M.tasks[next].state = T_RUNNING;
         M.chain_len = M.base + 1;
         M.chain[M.base] = TASK_EX + next;
+        if (M.tasks[next].reacquire)
+            reacquire(next);
     } else {
         M.current = -1;
         M.chain_len = M.base;
@@ -434,10 +481,26 @@ dispatch(int next)
     }
 }
 
-/* Take every waiting operation of task t off every channel. */
+/* Take task t out of a queue of waiting tasks. */
+static void
+queue_remove(int *q, int *n, int t)
+{
+    int j = 0;
+
+    for (int i = 0; i < *n; i++)
+        if (q[i] != t)
+            q[j++] = q[i];
+    *n = j;
+}
+
+/* Take every waiting operation of task t off every channel, the mutex and
+ * the wait group. */
 static void
 disarm(int t)
 {
+    queue_remove(M.mx_q, &M.mx_n, t);
+    queue_remove(M.wg_q, &M.wg_n, t);
+    queue_remove(M.cv_q, &M.cv_n, t);
     for (int c = 0; c < NCHANS; c++) {
         struct chan *ch = &M.chans[c];
         int j = 0;
@@ -868,6 +931,316 @@ chan_op(unsigned p, const char *who)
 }
 
 /* ---------------------------------------------------------------------- */
+/* The mutex and the wait group                                            */
+
+/* Only tasks use them (scripts and the release handler): the holder is
+ * always a task, and a lock that waits can always wait. */
+static int
+running_task(const char *call)
+{
+    if (!IS_TASK(top()))
+        fail("model: %s outside a task", call);
+    return top() - TASK_EX;
+}
+
+/* Check that a call that must not wait did not give way. */
+static void
+expect_no_switch(const char *call, uint64_t sw0)
+{
+    if (coro_sched_switches(M.s) != sw0)
+        fail("%s: must not switch, but the switch counter moved", call);
+}
+
+/* The holder unlocks: handed to the longest waiter, which holds it from
+ * now on and is ready (at the back of the queue); unlocking never switches. */
+static void
+model_unlock(void)
+{
+    if (M.mx_n == 0) {
+        M.mx_holder = -1;
+        return;
+    }
+    M.mx_holder = M.mx_q[0];
+    wake(M.mx_q[0], 0, 0, 0);
+}
+
+static void
+do_unlock(int t, const char *call)
+{
+    uint64_t sw0 = coro_sched_switches(M.s);
+    int rc, want_err = M.mx_holder == t ? 0 : EPERM;
+
+    if (want_err == 0)
+        model_unlock();
+    rc = coro_mutex_unlock(M.mx);
+    expect(call, rc, errno, want_err ? -1 : 0, want_err);
+    expect_no_switch(call, sw0);
+}
+
+/* A task waits in queue q (the mutex's or the wait group's) until another
+ * wakes it; the call is the blocking one, made once the model gave way.
+ * Returns what the wake-up said: 0 or an errno. */
+static int
+block_in(int *q, int *n, int t, const char *call, int (*fn)(void *, int64_t),
+         void *obj)
+{
+    int rc, e;
+
+    trace("%s waits", call);
+    q[(*n)++] = t;
+    give_way(t, 0);
+    rc = fn(obj, CORO_FOREVER);
+    e = errno;
+    task_turn(t, call);
+    expect(call, rc, e, M.tasks[t].w_err ? -1 : 0, M.tasks[t].w_err);
+    return M.tasks[t].w_err;
+}
+
+static int
+lock_fn(void *m, int64_t timeout)
+{
+    return coro_mutex_lock(m, timeout);
+}
+
+static int
+wg_wait_fn(void *wg, int64_t timeout)
+{
+    return coro_wg_wait(wg, timeout);
+}
+
+enum { SYNC_MUTEX, SYNC_WG, SYNC_COND };
+
+/* Is a task inside coro_cond_wait() on the mutex: waiting for a signal,
+ * or signalled and yet to take the mutex back? Neither makes the mutex
+ * held or waited for, so coro_mutex_destroy() frees it, and the waiter's
+ * coro_cond_wait() then uses the freed mutex as it takes it back (found by
+ * this harness; the pages say nothing of it). Not done here. */
+static int
+cond_uses_mutex(void)
+{
+    if (M.cv_n > 0)
+        return 1;
+    for (int t = 0; t < M.ntasks_used; t++)
+        if (M.tasks[t].reacquire && M.tasks[t].state != T_GONE && !M.tasks[t].closed)
+            return 1;
+    return 0;
+}
+
+/* Destroy an object nobody waits for; a held mutex or a waited-for object
+ * is busy. Made anew at once, so that the other ops always have one. */
+static void
+sync_destroy(int which, const char *call)
+{
+    int busy = which == SYNC_MUTEX ? M.mx_holder >= 0 || M.mx_n > 0
+             : which == SYNC_WG ? M.wg_n > 0 : M.cv_n > 0;
+    int rc;
+
+    if (which == SYNC_MUTEX && cond_uses_mutex())
+        return;
+    rc = which == SYNC_MUTEX ? coro_mutex_destroy(M.mx)
+       : which == SYNC_WG ? coro_wg_destroy(M.wg) : coro_cond_destroy(M.cv);
+    if (busy) {
+        expect(call, rc, errno, -1, EBUSY);
+        return;
+    }
+    expect(call, rc, errno, 0, 0);
+    if (which == SYNC_MUTEX) {
+        M.mx = coro_mutex_create();
+        M.mx_holder = -1;
+    } else if (which == SYNC_WG) {
+        M.wg = coro_wg_create();
+        M.wg_count = 0;
+    } else {
+        M.cv = coro_cond_create();
+    }
+    if (M.mx == NULL || M.wg == NULL || M.cv == NULL)
+        fail("coro_mutex_create/coro_wg_create/coro_cond_create: %s", errname(errno));
+}
+
+/*
+ * A mutex op by a task's script. p % 8: 0 to 2 lock forever, 3 lock with
+ * timeout 0, 4 to 6 unlock, 7 destroy (and make anew).
+ */
+static void
+mutex_op(unsigned p)
+{
+    int kind = (int)(p % 8), t = running_task("mutex op");
+    uint64_t sw0 = coro_sched_switches(M.s);
+    int64_t timeout = kind == 3 ? 0 : CORO_FOREVER;
+    char call[64];
+    int rc;
+
+    if (kind >= 4) {
+        snprintf(call, sizeof call, "task %d: coro_mutex_%s", t,
+                 kind == 7 ? "destroy" : "unlock");
+        if (kind == 7)
+            sync_destroy(SYNC_MUTEX, call);
+        else
+            do_unlock(t, call);
+        return;
+    }
+    snprintf(call, sizeof call, "task %d: coro_mutex_lock(%s)", t,
+             timeout == 0 ? "0" : "forever");
+    if (M.mx_holder < 0) {
+        M.mx_holder = t;
+        rc = coro_mutex_lock(M.mx, timeout);
+        expect(call, rc, errno, 0, 0);
+    } else if (M.mx_holder == t) {
+        rc = coro_mutex_lock(M.mx, timeout);
+        expect(call, rc, errno, -1, EDEADLK);
+    } else if (timeout == 0) {
+        rc = coro_mutex_lock(M.mx, timeout);
+        expect(call, rc, errno, -1, EAGAIN);
+    } else {
+        /* Handed off by the unlock that woke us: we hold it already. */
+        if (block_in(M.mx_q, &M.mx_n, t, call, lock_fn, M.mx) == 0 &&
+            M.mx_holder != t)
+            fail("model: %s returned but task %d is not the holder", call, t);
+        return;
+    }
+    expect_no_switch(call, sw0);
+}
+
+/*
+ * A wait group op by a task's script. p % 8: 0 add (p / 8) % 4 - 1,
+ * 1 add 1, 2 and 3 done, 4 and 5 wait forever, 6 wait with timeout 0,
+ * 7 destroy (and make anew). The count reaching 0 wakes every waiter, in
+ * the order they came.
+ */
+static void
+wg_op(unsigned p)
+{
+    int kind = (int)(p % 8), t = running_task("wait group op");
+    uint64_t sw0 = coro_sched_switches(M.s);
+    char call[64];
+    int rc;
+
+    if (kind <= 3) {
+        long n = kind == 0 ? (long)((p / 8) % 4) - 1 : kind == 1 ? 1 : -1;
+
+        snprintf(call, sizeof call, "task %d: coro_wg_%s(%ld) at count %ld", t,
+                 kind <= 1 ? "add" : "done", n, M.wg_count);
+        if (M.wg_count + n < 0) {
+            rc = kind <= 1 ? coro_wg_add(M.wg, n) : coro_wg_done(M.wg);
+            expect(call, rc, errno, -1, EINVAL);
+        } else {
+            if ((M.wg_count += n) == 0)
+                while (M.wg_n > 0)
+                    wake(M.wg_q[0], 0, 0, 0);
+            rc = kind <= 1 ? coro_wg_add(M.wg, n) : coro_wg_done(M.wg);
+            expect(call, rc, errno, 0, 0);
+        }
+    } else if (kind == 7) {
+        snprintf(call, sizeof call, "task %d: coro_wg_destroy", t);
+        sync_destroy(SYNC_WG, call);
+    } else {
+        int64_t timeout = kind == 6 ? 0 : CORO_FOREVER;
+
+        snprintf(call, sizeof call, "task %d: coro_wg_wait(%s) at count %ld", t,
+                 timeout == 0 ? "0" : "forever", M.wg_count);
+        if (M.wg_count > 0 && timeout != 0) {
+            block_in(M.wg_q, &M.wg_n, t, call, wg_wait_fn, M.wg);
+            return;
+        }
+        rc = coro_wg_wait(M.wg, timeout);
+        if (M.wg_count == 0)
+            expect(call, rc, errno, 0, 0);
+        else
+            expect(call, rc, errno, -1, EAGAIN);
+    }
+    expect_no_switch(call, sw0);
+}
+
+/*
+ * A condition variable op by a task's script, with the mutex. p % 8: 0 to 2
+ * wait forever, 3 wait with timeout 0, 4 and 5 signal, 6 broadcast,
+ * 7 destroy (and make anew). A wait unlocks the mutex as an unlock does
+ * (handing it on) and takes it back when woken (see reacquire()).
+ */
+static void
+cond_op(unsigned p)
+{
+    int kind = (int)(p % 8), t = running_task("condition variable op");
+    uint64_t sw0 = coro_sched_switches(M.s);
+    char call[64];
+    int rc, e;
+
+    if (kind <= 3) {
+        int64_t timeout = kind == 3 ? 0 : CORO_FOREVER;
+
+        snprintf(call, sizeof call, "task %d: coro_cond_wait(%s)", t,
+                 timeout == 0 ? "0" : "forever");
+        if (M.mx_holder != t || timeout == 0) {
+            rc = coro_cond_wait(M.cv, M.mx, timeout);
+            expect(call, rc, errno, -1, M.mx_holder != t ? EPERM : EAGAIN);
+            expect_no_switch(call, sw0);
+            return;
+        }
+        trace("%s waits", call);
+        M.cv_q[M.cv_n++] = t;
+        model_unlock();
+        give_way(t, 0);
+        rc = coro_cond_wait(M.cv, M.mx, timeout);
+        e = errno;
+        task_turn(t, call);
+        expect(call, rc, e, 0, 0);
+        if (M.mx_holder != t)
+            fail("model: %s returned but task %d is not the holder", call, t);
+        return;
+    }
+    if (kind == 7) {
+        snprintf(call, sizeof call, "task %d: coro_cond_destroy", t);
+        sync_destroy(SYNC_COND, call);
+        expect_no_switch(call, sw0);
+        return;
+    }
+    snprintf(call, sizeof call, "task %d: coro_cond_%s with %d waiting", t,
+             kind == 6 ? "broadcast" : "signal", M.cv_n);
+    while (M.cv_n > 0) {
+        M.tasks[M.cv_q[0]].reacquire = 1;
+        wake(M.cv_q[0], 0, 0, 0);
+        if (kind != 6)
+            break;
+    }
+    rc = kind == 6 ? coro_cond_broadcast(M.cv) : coro_cond_signal(M.cv);
+    expect(call, rc, errno, 0, 0);
+    expect_no_switch(call, sw0);
+}
+
+/*
+ * Every task registers this handler first, so that it runs last, after its
+ * script's: a task that ends (or is closed by coro_sched_destroy) holding
+ * the mutex keeps it held, and nothing could ever unlock it again, the
+ * holder being a context that is about to be freed (and whose stack a
+ * later task may reuse, to become the holder by accident). So the task
+ * checks that it still holds it, and unlocks it, handing it to the next
+ * waiter like any unlock. Not counted among the script's handlers.
+ */
+static void
+release_handler(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    int rc;
+
+    if (M.destroying)
+        catch_up_destroy(t);
+    else if (M.pending_end != t)
+        fail("release handler of task %d runs but it has not ended", t);
+    if (top() != TASK_EX + t)
+        fail("release handler of task %d runs but the model runs %d", t, top());
+    check_self("in the release handler");
+    if (M.mx_holder != t) {
+        rc = coro_mutex_unlock(M.mx);
+        expect("release handler: coro_mutex_unlock(not held)", rc, errno, -1, EPERM);
+        return;
+    }
+    rc = coro_mutex_lock(M.mx, 0);
+    expect("release handler: coro_mutex_lock(held by the ending task)", rc, errno,
+           -1, EDEADLK);
+    do_unlock(t, "release handler: coro_mutex_unlock");
+}
+
+/* ---------------------------------------------------------------------- */
 /* Deferred handlers                                                       */
 
 static int *
@@ -1255,9 +1628,11 @@ static void sync_misuse(int inside);
 
 /*
  * The body of every task: task t's script, (op, param) pairs.
- *   op % 10: 0 coro_sched_yield, 1 coro_yield, 2 and 3 a channel op,
+ *   op % 12: 0 coro_sched_yield, 1 coro_yield, 2 and 3 a channel op,
  *   4 defer, 5 coro_exit, 6 misuse, 7 resume generator slot p % 4,
- *   8 spawn a task running the rest of this script, 9 return.
+ *   8 spawn a task running the rest of this script, 9 return,
+ *   10 a mutex op (see mutex_op), 11 a wait group op (see wg_op),
+ *   12 a condition variable op (see cond_op).
  */
 static void *
 task_body(void *arg)
@@ -1272,8 +1647,10 @@ task_body(void *arg)
     check_self("task start");
     if (coro_status(tk->self) != CORO_RUNNING)
         fail("task %d: status %d, not RUNNING", t, coro_status(tk->self));
+    rc = coro_defer(release_handler, (void *)(intptr_t)t);
+    expect("coro_defer(release handler)", rc, errno, 0, 0);
     while (tk->pc + 1 < tk->len) {
-        unsigned op = tk->script[tk->pc] % 10, p = tk->script[tk->pc + 1];
+        unsigned op = tk->script[tk->pc] % 13, p = tk->script[tk->pc + 1];
         void *r;
 
         tk->pc += 2;
@@ -1336,6 +1713,15 @@ task_body(void *arg)
             break;
         case 9:
             goto done;
+        case 10:
+            mutex_op(p);
+            break;
+        case 11:
+            wg_op(p);
+            break;
+        case 12:
+            cond_op(p);
+            break;
         }
     }
 done:
@@ -1776,6 +2162,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     M.in_len = size;
     M.op_name = "start";
     check_self("start");
+    M.mx = coro_mutex_create();
+    M.wg = coro_wg_create();
+    M.cv = coro_cond_create();
+    M.mx_holder = -1;
+    if (M.mx == NULL || M.wg == NULL || M.cv == NULL)
+        fail("coro_mutex_create/coro_wg_create/coro_cond_create: %s", errname(errno));
 
     while (M.in_pos < M.in_len && n < MAX_OPS) {
         M.op_index = n++;
@@ -1794,6 +2186,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = coro_chan_destroy(M.chans[c].ch);
 
         expect("coro_chan_destroy at cleanup", rc, errno, 0, 0);
+    }
+    /* Every task is gone, and each released the mutex as it ended. */
+    if (M.mx_holder >= 0 || M.mx_n > 0 || M.wg_n > 0 || M.cv_n > 0)
+        fail("model: the mutex, wait group or condition variable is busy at cleanup");
+    {
+        int rc = coro_mutex_destroy(M.mx);
+
+        expect("coro_mutex_destroy at cleanup", rc, errno, 0, 0);
+        rc = coro_wg_destroy(M.wg);
+        expect("coro_wg_destroy at cleanup", rc, errno, 0, 0);
+        rc = coro_cond_destroy(M.cv);
+        expect("coro_cond_destroy at cleanup", rc, errno, 0, 0);
     }
     for (int t = 0; t < M.ntasks_used; t++)
         if (M.tasks[t].state != T_GONE)
