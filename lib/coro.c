@@ -534,8 +534,7 @@ coro_defer(void (*fn)(void *), void *arg)
     d->fn = fn;
     d->arg = arg;
     d->on_stack = 0;
-    d->next = self->defers;
-    self->defers = d;
+    coro__defer_push(self, d);
     return 0;
 }
 

@@ -211,13 +211,13 @@ coro__set_errno(struct coro *co, int err)
 int coro__close(struct coro *co);
 int coro__destroy(struct coro *co);
 
-/* Push d (on_stack: the caller's memory) on the running coroutine's
- * deferred handlers; coro__defer_pop() takes it off again, unrun, once the
- * caller no longer needs it (nothing pushed after it is left). */
+/* Push d, its fn, arg and on_stack set, on the running coroutine's
+ * deferred handlers; coro__defer_pop() takes an on_stack one off again,
+ * unrun, once its caller no longer needs it (nothing pushed after it is
+ * left). */
 static inline void
 coro__defer_push(struct coro *self, struct coro__defer *d)
 {
-    d->on_stack = 1;
     d->next = self->defers;
     self->defers = d;
 }

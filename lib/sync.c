@@ -254,8 +254,7 @@ coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
     /* m stays busy for coro_mutex_destroy() until the task holds it again,
      * or ends in the wait (its scheduler destroyed) */
     m->cond_waiters++;
-    gone.fn = cond_waiter_gone;
-    gone.arg = m;
+    gone = (struct coro__defer){.fn = cond_waiter_gone, .arg = m, .on_stack = 1};
     coro__defer_push(self, &gone);
     rc = coro__wait(w, deadline_of(timeout));
     err = errno;
@@ -265,7 +264,7 @@ coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
     else
         (void)wait_in(&m->h, CORO_FOREVER, CORO__NOCANCEL);
     coro__defer_pop(self, &gone);
-    m->cond_waiters--;
+    cond_waiter_gone(m);
     errno = err;
     return rc < 0 ? -1 : 0;
 }
