@@ -94,32 +94,54 @@ copy(void *dst, const void *src, size_t size)
     }
 }
 
-static void
+/* The element's copy comes last in put() and take(), so that where it is
+ * a memcpy() call, it can be the caller's tail call. */
+static inline __attribute__((always_inline)) void
 put(struct coro_chan *ch, const void *elem)
 {
     size_t i = ch->head + ch->count;
 
-    if (i >= ch->cap)
-        i -= ch->cap;
-    copy(ch->buf + i * ch->elem_size, elem, ch->elem_size);
+    i -= ch->cap & -(size_t)(i >= ch->cap); /* wrapped without a branch, as in take() */
     ch->count++;
+    copy(ch->buf + i * ch->elem_size, elem, ch->elem_size);
 }
 
-static void
+/* The head element's slot, which leaves the buffer. */
+static inline __attribute__((always_inline)) size_t
+pop_head(struct coro_chan *ch)
+{
+    size_t head = ch->head, next = head + 1;
+
+    /* next == cap ? 0 : next, without a branch: which slot a channel is at
+     * is as hard for a branch predictor to guess as a select's choice. */
+    ch->head = next - (ch->cap & -(size_t)(next == ch->cap));
+    ch->count--;
+    return head;
+}
+
+static inline __attribute__((always_inline)) void
 take(struct coro_chan *ch, void *elem)
 {
-    size_t head = ch->head + 1;
+    size_t head = pop_head(ch);
 
     if (elem)
-        copy(elem, ch->buf + ch->head * ch->elem_size, ch->elem_size);
-    /* head == cap ? 0 : head, without a branch: which slot a channel is at
-     * is as hard for a branch predictor to guess as a select's choice. */
-    ch->head = head - (ch->cap & -(size_t)(head == ch->cap));
-    ch->count--;
+        copy(elem, ch->buf + head * ch->elem_size, ch->elem_size);
+}
+
+/* take() into a select's entry, from a channel whose elements are size (a
+ * constant) bytes: no call. */
+static inline __attribute__((always_inline)) void
+take_sized(struct coro_chan *ch, coro_sel_t *e, size_t size)
+{
+    size_t head = pop_head(ch);
+
+    e->err = 0;
+    if (e->elem)
+        memcpy(e->elem, ch->buf + head * size, size);
 }
 
 /* Send elem now if it can be: 0 (done), EPIPE (closed), or EAGAIN. */
-static inline int
+static inline __attribute__((always_inline)) int
 try_send(struct coro_chan *ch, const void *elem)
 {
     struct op *w;
@@ -139,7 +161,7 @@ try_send(struct coro_chan *ch, const void *elem)
     return EAGAIN;
 }
 
-static inline int
+static inline __attribute__((always_inline)) int
 try_recv(struct coro_chan *ch, void *elem)
 {
     struct op *w = first(&ch->sendq);
@@ -220,17 +242,26 @@ check_chan(const struct coro_chan *ch)
     return 0;
 }
 
-/* Could *sel complete at once? (Without doing it.) */
+/* Could a send or a receive on ch complete at once? (Without doing it.) */
+static inline __attribute__((always_inline)) int
+send_ready(const struct coro_chan *ch)
+{
+    return ch->closed || !coro__list_empty(&ch->recvq) || ch->count < ch->cap;
+}
+
+static inline __attribute__((always_inline)) int
+recv_ready(const struct coro_chan *ch)
+{
+    return ch->count > 0 || !coro__list_empty(&ch->sendq) || ch->closed;
+}
+
+/* Could *sel complete at once? */
 static inline __attribute__((always_inline)) int
 ready(const coro_sel_t *sel)
 {
-    const struct coro_chan *ch = sel->chan;
-
-    if (ch == NULL)
+    if (sel->chan == NULL)
         return 0;
-    if (sel->op == CORO_SEND)
-        return ch->closed || !coro__list_empty(&ch->recvq) || ch->count < ch->cap;
-    return ch->count > 0 || !coro__list_empty(&ch->sendq) || ch->closed;
+    return sel->op == CORO_SEND ? send_ready(sel->chan) : recv_ready(sel->chan);
 }
 
 /* Is *sel's operation one it cannot be? (Its channel is not NULL.) */
@@ -241,16 +272,17 @@ bad_op(const coro_sel_t *sel)
 }
 
 /* A per-thread xorshift generator for coro_select()'s choice: no system
- * call, no lock, seeded from the thread's id. */
+ * call, no lock, seeded from the thread's id, which the caller has at hand
+ * (so that seeding calls nothing). */
 static __thread uint64_t rng CORO__TLS_MODEL;
 
-static uint64_t
-random64(void)
+static inline __attribute__((always_inline)) uint64_t
+random64(uint64_t id)
 {
     uint64_t x = rng;
 
-    if (x == 0) { /* splitmix64 of the thread's id; never 0 afterwards */
-        x = coro__thread_id() * 0x9e3779b97f4a7c15u;
+    if (__builtin_expect(x == 0, 0)) { /* splitmix64 of the thread's id; never 0 afterwards */
+        x = id * 0x9e3779b97f4a7c15u;
         x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
         x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
         x = (x ^ (x >> 31)) | 1;
@@ -264,18 +296,19 @@ random64(void)
 /* A number in [0, k): the high half of a random number, scaled by a
  * multiply (a division costs tens of cycles; the bias, below 2^-32, is far
  * below any use of it). */
-static uint64_t
-below(uint64_t k)
+static inline __attribute__((always_inline)) uint64_t
+below(uint64_t k, uint64_t id)
 {
-    return ((random64() >> 32) * k) >> 32;
+    return ((random64(id) >> 32) * k) >> 32;
 }
 
-/* One of the nready (> 1) ready entries of sel, uniformly at random;
- * ready_at lists them when there are fewer than SMALL_READY. */
+/* One of the nready (> 1) ready entries of sel, uniformly at random, when
+ * ready_at may have overflowed: it lists them when there are fewer than
+ * SMALL_READY. */
 static long
-pick(const coro_sel_t *sel, size_t n, const uint32_t *ready_at, size_t nready)
+pick(const coro_sel_t *sel, size_t n, const uint32_t *ready_at, size_t nready, uint64_t id)
 {
-    size_t k = below(nready), seen = 0;
+    size_t k = below(nready, id), seen = 0;
     long c = 0;
 
     if (nready < SMALL_READY)
@@ -290,50 +323,59 @@ pick(const coro_sel_t *sel, size_t n, const uint32_t *ready_at, size_t nready)
     return c;
 }
 
-static int
-select_any(coro_sel_t *sel, size_t n, int64_t timeout, int first)
+/*
+ * One pass over sel checks every entry (an error is reported before
+ * anything is done) and lists in ready_at those that can complete now; the
+ * count of them goes to *nready. An entry with a NULL channel is never
+ * ready, as Go's nil channel: it is skipped, and its other fields are not
+ * looked at. Each entry's index is stored whether it is ready or not, and
+ * kept only if it is, so that the pass has no branch on readiness. With
+ * many (more than SMALL_READY entries), the last slot takes any ready
+ * entries beyond the list's room. Returns 0 or an errno.
+ */
+static inline __attribute__((always_inline)) int
+scan(const coro_sel_t *sel, size_t n, uint64_t me, uint32_t *ready_at, size_t *nready, int many)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const coro_sel_t *e = &sel[i];
+        const struct coro_chan *ch = e->chan;
+        size_t r;
+
+        if (ch == NULL)
+            continue;
+        /* The owner first: another thread's channel is not looked into. */
+        if (__builtin_expect(ch->owner != me, 0))
+            return bad_op(e) ? EINVAL : EPERM;
+        if (e->op == CORO_RECV)
+            r = (size_t)recv_ready(ch);
+        else if (e->op == CORO_SEND && e->elem != NULL)
+            r = (size_t)send_ready(ch);
+        else
+            return EINVAL;
+        ready_at[many && k >= SMALL_READY ? SMALL_READY - 1 : k] = (uint32_t)i;
+        k += r;
+    }
+    *nready = k;
+    return 0;
+}
+
+/* Nothing in sel (checked) can complete now: wait for one entry, as long
+ * as timeout says. Out of line, so that a select that need not wait has a
+ * small frame. */
+static __attribute__((noinline)) int
+select_wait(coro_sel_t *sel, size_t n, int64_t timeout)
 {
     struct op small[SMALL_SELECT], *ops = small;
     struct coro__wait *w;
-    uint32_t ready_at[SMALL_READY]; /* the ready entries' indices */
-    size_t i, live = 0, nready = 0;
-    uint64_t me;
-    long c = -1;
+    size_t i, live = 0;
     int err;
 
-    if ((sel == NULL && n > 0) || n > INT_MAX)
-        return fail(EINVAL);
-    /* One pass checks every entry (an error is reported before anything
-     * is done) and notes those that can complete now. An entry with a NULL
-     * channel is never ready, as Go's nil channel: it is skipped, and its
-     * other fields are not looked at. The choice is the first ready one,
-     * or one of them uniformly at random: one random number per call says
-     * which, picked from the list of the ready ones without a branch on it
-     * (a branch predictor cannot guess it); when SMALL_READY or more are
-     * ready, a second pass finds the chosen one. */
-    me = coro__thr_peek()->id;
-    for (i = 0; i < n; i++) {
-        const coro_sel_t *e = &sel[i];
-        size_t r;
-
-        if (e->chan == NULL)
-            continue;
-        if (__builtin_expect(bad_op(e) || e->chan->owner != me, 0))
-            return fail(bad_op(e) ? EINVAL : EPERM);
-        live++;
-        r = (size_t)ready(e);
-        /* Kept only if r; the last slot takes any beyond. */
-        ready_at[nready < SMALL_READY ? nready : SMALL_READY - 1] = (uint32_t)i;
-        nready += r;
-    }
-    if (nready > 0)
-        c = first || nready == 1 ? (long)ready_at[0] : pick(sel, n, ready_at, nready);
+    for (i = 0; i < n; i++)
+        live += sel[i].chan != NULL;
     if (live == 0 && timeout < 0)
         return fail(EINVAL); /* nothing could ever end the wait */
-    if (c >= 0) {
-        sel[c].err = try_op(&sel[c]);
-        return (int)c;
-    }
     if ((w = may_wait(timeout)) == NULL)
         return -1;
     if (live > SMALL_SELECT) {
@@ -352,6 +394,90 @@ select_any(coro_sel_t *sel, size_t n, int64_t timeout, int first)
     errno = err; /* an entry's EPIPE is its err, not the call's */
     sel[w->fired].err = w->err;
     return w->fired;
+}
+
+/* Do sel[c], which can complete now; returns c. */
+static __attribute__((noinline)) int
+select_do(coro_sel_t *sel, int c)
+{
+    sel[c].err = try_op(&sel[c]);
+    return c;
+}
+
+/* What follows the pass: the error it found, a wait when nothing is
+ * ready, or the choice, done. The choice is the first ready entry, or one
+ * of them uniformly at random: one random number per call says which,
+ * picked from the list of the ready ones without a branch on it (a branch
+ * predictor cannot guess it); when the list overflowed (many), a second
+ * pass finds the chosen one. Every call is a tail call. */
+static inline __attribute__((always_inline)) int
+choose(coro_sel_t *sel, size_t n, int64_t timeout, int first, uint64_t me, int err,
+       const uint32_t *ready_at, size_t nready, int many)
+{
+    struct coro_chan *ch;
+    coro_sel_t *e;
+    size_t c;
+
+    if (__builtin_expect(err != 0, 0))
+        return fail(err);
+    if (__builtin_expect(nready == 0, 0))
+        return select_wait(sel, n, timeout);
+    if (first || nready == 1)
+        c = ready_at[0];
+    else if (nready == n) /* all ready: the list is 0 ... n - 1 */
+        c = below(n, me);
+    else if (!many)
+        c = ready_at[below(nready, me)];
+    else
+        c = pick(sel, n, ready_at, nready, me);
+    /* The common case inline, calling nothing: an element of a common size
+     * from a buffer that no sender waits to refill. */
+    e = &sel[c];
+    ch = e->chan;
+    if (__builtin_expect(e->op == CORO_RECV && ch->count > 0 && coro__list_empty(&ch->sendq), 1)) {
+        switch (ch->elem_size) {
+        case 8:
+            return take_sized(ch, e, 8), (int)c;
+        case 4:
+            return take_sized(ch, e, 4), (int)c;
+        case 16:
+            return take_sized(ch, e, 16), (int)c;
+        }
+    }
+    return select_do(sel, (int)c);
+}
+
+/* A select of no entries, or more than SMALL_READY. */
+static __attribute__((noinline)) int
+select_many(coro_sel_t *sel, size_t n, int64_t timeout, int first)
+{
+    uint32_t ready_at[SMALL_READY];
+    uint64_t me = coro__thr_peek()->id;
+    size_t nready = 0;
+    int err;
+
+    if ((sel == NULL && n > 0) || n > INT_MAX)
+        return fail(EINVAL);
+    err = scan(sel, n, me, ready_at, &nready, 1);
+    return choose(sel, n, timeout, first, me, err, ready_at, nready, 1);
+}
+
+/* The common select, of 1 to SMALL_READY entries, lists every ready
+ * entry and calls nothing before its last step, so that it needs no frame
+ * beyond the list. */
+static int
+select_any(coro_sel_t *sel, size_t n, int64_t timeout, int first)
+{
+    uint32_t ready_at[SMALL_READY]; /* the ready entries' indices */
+    uint64_t me;
+    size_t nready = 0;
+    int err;
+
+    if (__builtin_expect(n - 1 >= SMALL_READY || sel == NULL, 0))
+        return select_many(sel, n, timeout, first);
+    me = coro__thr_peek()->id;
+    err = scan(sel, n, me, ready_at, &nready, 0);
+    return choose(sel, n, timeout, first, me, err, ready_at, nready, 0);
 }
 
 int
