@@ -271,8 +271,11 @@ bad_op(const coro_sel_t *sel)
     return (sel->op != CORO_SEND && sel->op != CORO_RECV) || (sel->op == CORO_SEND && sel->elem == NULL);
 }
 
-/* A per-thread xorshift generator for coro_select()'s choice: no system
- * call, no lock, seeded from the thread's id, which the caller has at hand
+/* A per-thread generator for coro_select()'s choice: no system call, no
+ * lock. A 64-bit linear congruential one (Knuth's MMIX constants): one
+ * multiply and one add, a shorter chain from one call's number to the next
+ * than xorshift's six steps; only its high half is used, the half whose
+ * bits are good. Seeded from the thread's id, which the caller has at hand
  * (so that seeding calls nothing). */
 static __thread uint64_t rng CORO__TLS_MODEL;
 
@@ -281,15 +284,13 @@ random64(uint64_t id)
 {
     uint64_t x = rng;
 
-    if (__builtin_expect(x == 0, 0)) { /* splitmix64 of the thread's id; never 0 afterwards */
+    if (__builtin_expect(x == 0, 0)) { /* splitmix64 of the thread's id */
         x = id * 0x9e3779b97f4a7c15u;
         x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
         x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-        x = (x ^ (x >> 31)) | 1;
+        x ^= x >> 31;
     }
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
+    x = x * 6364136223846793005u + 1442695040888963407u;
     return rng = x;
 }
 
