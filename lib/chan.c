@@ -290,8 +290,10 @@ random64(uint64_t id)
         x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
         x ^= x >> 31;
     }
-    x = x * 6364136223846793005u + 1442695040888963407u;
-    return rng = x;
+    /* The number returned is the one stored by the last call: the choice
+     * need not wait for this call's multiply. */
+    rng = x * 6364136223846793005u + 1442695040888963407u;
+    return x;
 }
 
 /* A number in [0, k): the high half of a random number, scaled by a
