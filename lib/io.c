@@ -42,7 +42,11 @@ struct fdstate {
     unsigned char ready;         /* CORO_IN/CORO_OUT edges that came while nobody waited */
     unsigned char kind;          /* a socket (send/recv with flags), or not */
     unsigned char nonblock;      /* a non-socket made O_NONBLOCK */
+    unsigned char stream;        /* STREAM_UNKNOWN, STREAM_YES (SOCK_STREAM), STREAM_NO */
+    unsigned char drained;       /* its last read was short: the socket was empty */
+    unsigned char eof;           /* an edge said end of file, hang-up or error */
 };
+enum { STREAM_UNKNOWN, STREAM_YES, STREAM_NO };
 
 struct io {
     int epfd;
@@ -231,6 +235,8 @@ io_poll(void *p, int64_t deadline)
 
             (void)!read(io->timerfd, &x, sizeof x);
         } else if ((size_t)fd < io->nfds) {
+            if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                io->fds[fd].eof = 1; /* no edge may come after this one */
             wake(io, &io->fds[fd], to_bits(ev[i].events), 0);
         }
     }
@@ -562,27 +568,74 @@ try_write(int fd, const void *buf, size_t len, struct fdstate *st)
 /* ---------------------------------------------------------------------- */
 /* Reading, writing, accepting, connecting, closing                        */
 
+/* Is fd, whose state st is, a stream socket? Asked of the kernel once. */
+static int
+is_stream(int fd, struct fdstate *st)
+{
+    if (st->stream == STREAM_UNKNOWN) {
+        int type;
+        socklen_t len = sizeof type;
+
+        st->stream = st->kind == KIND_SOCKET && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+                             type == SOCK_STREAM
+                         ? STREAM_YES
+                         : STREAM_NO;
+    }
+    return st->stream == STREAM_YES;
+}
+
+/* A read of fd returned n of the len bytes asked for. A short read of a
+ * stream socket took all there was: what comes after it raises an edge. */
+static void
+note_read(int fd, struct fdstate *st, ssize_t n, size_t len)
+{
+    if (st)
+        st->drained = n > 0 && (size_t)n < len && is_stream(fd, st);
+}
+
+/* May a read that can wait skip its first recv(), which would say EAGAIN?
+ * Only when the last read of the stream was short and nothing has come
+ * since: the socket is in the epoll set, no edge is kept, none said end of
+ * file (a short read can take the last bytes and the FIN after the edge
+ * that announced both, and no edge comes after it), and nobody else waits
+ * to read it (that wait's EBUSY must not hide what is there). */
+static int
+skip_read(const struct fdstate *st, int64_t deadline)
+{
+    return st && st->drained && deadline != 0 && st->registered && !st->eof && !(st->ready & CORO_IN) &&
+           st->waiter[0] == NULL;
+}
+
 ssize_t
 coro_read(int fd, void *buf, size_t len, int64_t timeout)
 {
     int64_t deadline = deadline_of(timeout);
     struct fdstate *st;
+    int wait = 0;
 
     if (fd < 0 || (buf == NULL && len > 0))
         return fail(fd < 0 ? EBADF : EINVAL);
     st = known(fd);
+    /* As nginx does, one recv() per request on a keep-alive connection
+     * instead of two. */
+    wait = skip_read(st, deadline);
     for (;;) {
-        ssize_t n = try_read(fd, buf, len, st);
+        if (!wait) {
+            ssize_t n = try_read(fd, buf, len, st);
 
-        if (n >= 0)
-            return n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
+            if (n >= 0) {
+                note_read(fd, st, n, len);
+                return n;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -1;
+        }
         if (coro__fd_wait(fd, CORO_IN, deadline) == -1)
             return -1;
         st = known(fd); /* while it waited, other tasks may have grown the table */
+        wait = 0;
     }
 }
 
@@ -630,6 +683,24 @@ coro__fd_fresh(int fd)
 }
 
 
+/* A connection accepted on lfd is the same kind of socket: a server asks
+ * the kernel once, not once per connection. */
+static void
+inherit_kind(int lfd, int fd)
+{
+    struct fdstate *st = known(lfd);
+    unsigned char stream;
+
+    if (st == NULL)
+        return;
+    st->kind = KIND_SOCKET;
+    stream = is_stream(lfd, st) ? STREAM_YES : STREAM_NO;
+    if ((st = known(fd)) != NULL) { /* the table may have moved */
+        st->kind = KIND_SOCKET;
+        st->stream = stream;
+    }
+}
+
 int
 coro_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen, int64_t timeout)
 {
@@ -643,6 +714,7 @@ coro_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen, int64_t timeout)
 
         if (fd >= 0) {
             coro__fd_fresh(fd);
+            inherit_kind(lfd, fd);
             return fd;
         }
         if (errno == EINTR || errno == ECONNABORTED)
