@@ -1,10 +1,10 @@
 /*
- * coro_read() after a short read of a TCP socket: whatever comes next must
- * be read, however it comes (before the next read, while it waits, with a
- * timeout of 0), whether or not the socket is in the scheduler's epoll set
- * yet. (coro_read() tries recv() first even after a short read: waiting
- * for an edge first hung when a short read had taken the peer's FIN after
- * its edge; see "Fds" in doc/design.md. The rest of the I/O layer:
+ * coro_read() after a short read: whatever comes next must be read,
+ * however it comes (before the next read, while it waits, with a timeout
+ * of 0), whether or not the socket is in the scheduler's epoll set yet.
+ * After a short read of a stream socket, a read that may wait waits for
+ * the next edge before it reads (see "Fds" in doc/design.md): these are
+ * the cases where no edge is to come. (The rest of the I/O layer:
  * test-io.c.)
  */
 #include "testutil.h"
@@ -127,6 +127,75 @@ START_TEST(tcp_short_read_registered)
 }
 END_TEST
 
+/* The reader waits in the epoll set first; then the other task sends. */
+static int rfd, wfd, fin;
+
+static void *
+edge_reader(void *arg)
+{
+    char buf[64];
+
+    (void)arg;
+    ck_assert_int_eq(coro_fd_wait(rfd, CORO_IN, CORO_MSEC(5000)), CORO_IN);
+    ck_assert_int_eq(coro_read(rfd, buf, sizeof buf, CORO_MSEC(5000)), 3);
+    ck_assert(memcmp(buf, "one", 3) == 0);
+    if (fin) { /* the end of file, found at once: no edge comes after it */
+        ck_assert_int_eq(coro_read(rfd, buf, sizeof buf, CORO_MSEC(5000)), 0);
+    } else { /* the next message, read at once */
+        ck_assert_int_eq(coro_read(rfd, buf, sizeof buf, CORO_MSEC(5000)), 3);
+        ck_assert(memcmp(buf, "two", 3) == 0);
+    }
+    return NULL;
+}
+
+static void *
+edge_sender(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(write(wfd, "one", 3), 3);
+    if (fin)
+        ck_assert_int_eq(shutdown(wfd, SHUT_WR), 0);
+    else
+        ck_assert_int_eq(write(wfd, "two", 3), 3);
+    return NULL;
+}
+
+static void
+edge_case(int r, int w, int with_fin)
+{
+    coro_sched_t *s = coro_sched_create();
+
+    rfd = r;
+    wfd = w;
+    fin = with_fin;
+    ck_assert_int_eq(coro_spawn(s, edge_reader, NULL, 0), 0);
+    ck_assert_int_eq(coro_spawn(s, edge_sender, NULL, 0), 0);
+    ck_assert_int_eq(coro_sched_run(s), 0);
+    ck_assert_int_eq(coro_sched_destroy(s), 0);
+    close(w);
+    coro_fd_close(r);
+}
+
+/* The peer's last bytes and its FIN come in one edge: the short read takes
+ * the bytes, and the next read must not wait for another edge. */
+START_TEST(tcp_short_read_then_fin)
+{
+    tcp_pair(tcp);
+    edge_case(tcp[0], tcp[1], 1);
+}
+END_TEST
+
+/* A socket that keeps message boundaries: a read shorter than asked for is
+ * one message, not an empty socket. */
+START_TEST(seqpacket_short_read)
+{
+    int seq[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, seq), 0);
+    edge_case(seq[0], seq[1], 0);
+}
+END_TEST
+
 static Suite *
 io_short_suite(void)
 {
@@ -134,6 +203,8 @@ io_short_suite(void)
     TCase *tc = test_case("short reads");
     tcase_add_test(tc, tcp_short_read);
     tcase_add_test(tc, tcp_short_read_registered);
+    tcase_add_test(tc, tcp_short_read_then_fin);
+    tcase_add_test(tc, seqpacket_short_read);
     suite_add_tcase(s, tc);
     return s;
 }
