@@ -11,7 +11,10 @@
 # (taskset). BENCH_SECONDS (default 5) per wrk run, BENCH_SERVE_RUNS (default 3)
 # runs of each, alternating; BENCH_NGINX_PORT (18080) and BENCH_REDIS_PORT
 # (16379) for the peers. Prints one line per run: requests/s, wrk's p99
-# latency, socket errors and non-2xx answers; --procs 2 against nginx with
+# latency, socket errors and non-2xx answers, and the server's CPU time per
+# request (its user + system time over the run, from /proc: what the
+# server itself spends, which the CPUs' sharing disturbs less than the
+# rate); --procs 2 against nginx with
 # two workers (both unpinned, sharing the CPUs with wrk); redis-benchmark at
 # -P16 and -P1. 'make bench' runs it after its table.
 set -u
@@ -49,6 +52,7 @@ start_demo() {
     # shellcheck disable=SC2086 # $pin is a command line
     $pin "$demo" serve "$@" --port 0 2>"$tmp/$name.err" &
     pids="$pids $!"
+    server_pid=$!
     port=
     for _ in $(seq 100); do
         port=$(sed -n 's/^coro-demo serve .*: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/$name.err" | head -n 1)
@@ -60,15 +64,30 @@ start_demo() {
     exit 1
 }
 
-# wrk_rate PORT CONNECTIONS: "N req/s, p99 T, E errors, X non-2xx" of one run.
+# cpu_ticks PID: the process's user + system time so far, in clock ticks
+# (0 when unknown).
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# wrk_rate PORT CONNECTIONS [PID]: "N req/s, p99 T, E errors, X non-2xx" of
+# one run, and with the server's PID ", C us CPU/req".
 wrk_rate() {
+    t0=$( [ -n "${3:-}" ] && cpu_ticks "$3")
     # shellcheck disable=SC2086
-    $client_cpu wrk -t1 -c"$2" -d"${secs}s" --latency "http://127.0.0.1:$1/" | awk '
+    $client_cpu wrk -t1 -c"$2" -d"${secs}s" --latency "http://127.0.0.1:$1/" >"$tmp/wrk.out"
+    t1=$( [ -n "${3:-}" ] && cpu_ticks "$3")
+    awk -v t0="${t0:-}" -v t1="${t1:-}" -v hz="$(getconf CLK_TCK)" '
+        / requests in / { n = $1 }
         /^Requests\/sec/ { rate = $2 }
         $1 == "99%" { p99 = $2 }
         /Socket errors/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
         /Non-2xx/ { non2xx = $NF }
-        END { printf "%s req/s, p99 %s, %d socket errors, %d non-2xx", rate, p99, err, non2xx }'
+        END {
+            printf "%s req/s, p99 %s, %d socket errors, %d non-2xx", rate, p99, err, non2xx
+            if (t0 != "" && t1 > t0 && n > 0)
+                printf ", %.1f us CPU/req", (t1 - t0) / hz * 1e6 / n
+        }' "$tmp/wrk.out"
 }
 
 # redis_rates PORT PIPELINE: "SET: N GET: N" requests per second.
@@ -80,7 +99,7 @@ redis_rates() {
 
 if have wrk; then
     start_demo http "$server_cpu" http
-    http_port=$port
+    http_port=$port http_pid=$server_pid
     ngx=
     if have nginx; then
         mkdir -p "$tmp/nginx/logs"
@@ -103,15 +122,15 @@ EOF
         # shellcheck disable=SC2086
         $server_cpu nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
         pids="$pids $!"
-        ngx=$nginx_port
+        ngx=$nginx_port ngx_pid=$!
         sleep 0.5
     else
         echo "bench-serve: no nginx: coro-demo alone" >&2
     fi
     for c in 100 1000; do
         for r in $(seq "$runs"); do
-            line="wrk -t1 -c$c run $r: coro-demo $(wrk_rate "$http_port" "$c")"
-            [ -n "$ngx" ] && line="$line | nginx $(wrk_rate "$ngx" "$c")"
+            line="wrk -t1 -c$c run $r: coro-demo $(wrk_rate "$http_port" "$c" "$http_pid")"
+            [ -n "$ngx" ] && line="$line | nginx $(wrk_rate "$ngx" "$c" "$ngx_pid")"
             echo "$line"
         done
     done
