@@ -186,12 +186,13 @@ link_in(struct coro__thread *t, struct coro__base *self, struct coro *co, void *
  * leave for good. Each handler is unlinked and freed before it runs, so it
  * runs exactly once even if it calls coro_exit() itself.
  *
- * Called by trampoline() when the function returned (top is 1), the final
- * switch parks the stack's context right here: a later coroutine made on
- * the same stack starts by returning from this call, with no makecontext().
- * From any depth (coro_exit, close), it never returns. */
-static void
-finish(struct coro__thread *t, struct coro *self, void *result, int top)
+ * When the function returned to trampoline() (top is 1), the stack's
+ * context is parked right there: a later coroutine made on the same stack
+ * starts by returning from this switch. Inline there, so that what follows
+ * a change of stack is never a return (which the return predictor would
+ * miss: it guesses the resumer's caller). */
+static CORO__ALWAYS_INLINE void
+end(struct coro__thread *t, struct coro *self, void *result, int top)
 {
     struct coro__defer *d;
     struct coro__base *back;
@@ -215,11 +216,18 @@ finish(struct coro__thread *t, struct coro *self, void *result, int top)
     self->parked = (unsigned char)top;
     *t->errnop = back->err;
     coro__san_leave(&t->san, &self->b.san, &back->san, 1);
-    (void)coro__ctx_switch(&self->b.ctx, &back->ctx, (void *)1); /* coro_resume() returns 1 */
-    /* A new coroutine starts here, on a parked stack. */
-    coro__san_arrive(&t->san, &self->b.san);
-    if (!top)
-        abort(); /* nothing switches back to a coroutine that ended deep */
+    /* Only coro__ctx_start() enters this context again, if anything does:
+     * its control modes need not be kept. */
+    (void)coro__ctx_park(&self->b.ctx, &back->ctx, (void *)1); /* coro_resume() returns 1 */
+}
+
+/* The end from any depth (coro_exit, close): never returns, since nothing
+ * switches back to a coroutine that ended deep. */
+static __attribute__((noinline, noreturn)) void
+finish(struct coro__thread *t, struct coro *self, void *result)
+{
+    end(t, self, result, 0);
+    abort();
 }
 
 /* The first code on every new context, and the loop that each later
@@ -233,7 +241,9 @@ trampoline(void)
     for (;;) {
         struct coro *self = (struct coro *)t->current;
 
-        finish(t, self, self->fn(self->arg), 1);
+        end(t, self, self->fn(self->arg), 1);
+        /* A new coroutine starts here, on a parked stack. */
+        coro__san_arrive(&t->san, &t->current->san);
     }
 }
 
@@ -246,7 +256,7 @@ closing(void)
     struct coro *self = (struct coro *)t->current;
 
     coro__san_arrive(&t->san, &self->b.san);
-    finish(t, self, NULL, 0);
+    finish(t, self, NULL);
 }
 
 /* A context on st for a new coroutine co, when the stack has none parked:
@@ -547,8 +557,7 @@ coro_exit(void *result)
         errno = EPERM;
         return -1;
     }
-    finish(coro__thr_peek(), self, result, 0);
-    return -1; /* not reached */
+    finish(coro__thr_peek(), self, result);
 }
 
 void
@@ -560,8 +569,7 @@ coro_return(void *result)
         fputs("libcoro: coro_return() called outside a coroutine\n", stderr);
         abort();
     }
-    finish(coro__thr_peek(), self, result, 0);
-    __builtin_unreachable();
+    finish(coro__thr_peek(), self, result);
 }
 
 static const char *
