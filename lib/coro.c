@@ -274,8 +274,38 @@ make_context(struct coro__stack *st, struct coro *co)
     return -1;
 }
 
-static struct coro *
-create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
+/* The fields of co, a new coroutine on st whose context is ready to
+ * start: fresh, just made, or parked by the stack's last coroutine. */
+static CORO__ALWAYS_INLINE struct coro *
+init(struct coro__thread *t, struct coro__stack *st, struct coro *co, coro_fn *fn, void *arg,
+     const struct coro__ops *ops, int fresh)
+{
+    co->b.key = ops ? t->id | CORO__KEY_MANAGED : t->id;
+    co->b.resumer = NULL;
+    co->b.out = NULL;
+    co->b.status = CORO_CREATED;
+    co->b.err = 0;
+    co->b.flags = ops ? CORO__MANAGED : 0;
+    coro__san_ctx_init(&co->b.san, &st->san, st->lo, st->size, fresh);
+    co->fn = fn;
+    co->arg = arg;
+    co->ops = ops;
+    co->defers = NULL;
+    co->stack = st;
+    co->parked = 0;
+    co->seq = ++t->seq;
+    co->name[0] = '\0';
+#ifndef CORO__BENCH_NO_LIVE_LIST /* only 'make bench', to measure what the list costs */
+    coro__list_push(&t->live, &co->live);
+#endif
+    if (ops)
+        memset(co->ext, 0, sizeof co->ext);
+    return co;
+}
+
+/* create() but for its fast path. */
+static __attribute__((noinline)) struct coro *
+create_other(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
 {
     struct coro__thread *t = coro__thr();
     struct coro__stack *st;
@@ -301,27 +331,21 @@ create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
     fresh = !(st->reused && co->parked);
     if (fresh && make_context(st, co) == -1)
         return NULL;
-    co->b.key = ops ? t->id | CORO__KEY_MANAGED : t->id;
-    co->b.resumer = NULL;
-    co->b.out = NULL;
-    co->b.status = CORO_CREATED;
-    co->b.err = 0;
-    co->b.flags = ops ? CORO__MANAGED : 0;
-    coro__san_ctx_init(&co->b.san, &st->san, st->lo, size, fresh);
-    co->fn = fn;
-    co->arg = arg;
-    co->ops = ops;
-    co->defers = NULL;
-    co->stack = st;
-    co->parked = 0;
-    co->seq = ++t->seq;
-    co->name[0] = '\0';
-#ifndef CORO__BENCH_NO_LIVE_LIST /* only 'make bench', to measure what the list costs */
-    coro__list_push(&t->live, &co->live);
-#endif
-    if (ops)
-        memset(co->ext, 0, sizeof co->ext);
-    return co;
+    return init(t, st, co, fn, arg, ops, fresh);
+}
+
+/* Inline, so that the common case has no frame and no call: the default
+ * size, and the pool's next stack parked by its last coroutine. (A pooled
+ * stack means the thread's state is set up: it made that coroutine.) */
+static CORO__ALWAYS_INLINE struct coro *
+create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
+{
+    struct coro__stack *st = coro__stack_peek(CORO_STACK_DEFAULT);
+
+    if (__builtin_expect(size != 0 || fn == NULL || st == NULL || !object_of(st)->parked, 0))
+        return create_other(fn, arg, size, ops);
+    st = coro__stack_get(CORO_STACK_DEFAULT);
+    return init(coro__thr_peek(), st, object_of(st), fn, arg, ops, 0);
 }
 
 coro_t *
@@ -479,7 +503,7 @@ coro__close(struct coro *co)
 int
 coro__destroy(struct coro *co)
 {
-    if (coro__close(co) == -1)
+    if (co->b.status != CORO_DEAD && coro__close(co) == -1) /* dead: nothing to close */
         return -1;
 #ifndef CORO__BENCH_NO_LIVE_LIST
     coro__list_unlink(&co->live);

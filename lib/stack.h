@@ -56,6 +56,16 @@ extern __thread struct coro__pool coro__pool CORO__POOL_TLS __attribute__((visib
 struct coro__stack *coro__stack_get_other(size_t size);
 void coro__stack_put_other(struct coro__stack *st);
 
+/* The stack of size bytes that coro__stack_get() takes without a call,
+ * from the pool's first list, or NULL. */
+static inline struct coro__stack *
+coro__stack_peek(size_t size)
+{
+    struct coro__stack *st = coro__pool.list[0].head;
+
+    return st != NULL && coro__pool.list[0].size == size ? st : NULL;
+}
+
 /* A stack of size bytes (a multiple of the page size), from the calling
  * thread's pool or else a slab. NULL and ENOMEM on failure. Inline for a
  * stack of the first list's size, the one a program making coroutines of
@@ -63,9 +73,9 @@ void coro__stack_put_other(struct coro__stack *st);
 static inline struct coro__stack *
 coro__stack_get(size_t size)
 {
-    struct coro__stack *st = coro__pool.list[0].head;
+    struct coro__stack *st = coro__stack_peek(size);
 
-    if (__builtin_expect(st == NULL || coro__pool.list[0].size != size, 0))
+    if (__builtin_expect(st == NULL, 0))
         return coro__stack_get_other(size);
     coro__pool.list[0].head = st->next;
     coro__pool.n--;
