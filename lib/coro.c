@@ -197,7 +197,8 @@ end(struct coro__thread *t, struct coro *self, void *result, int top)
     struct coro__defer *d;
     struct coro__base *back;
 
-    self->b.flags |= CORO__ENDING;
+    if (self->defers != NULL) /* what only its handlers may see */
+        self->b.flags |= CORO__ENDING;
     while ((d = self->defers) != NULL) {
         void (*fn)(void *) = d->fn;
         void *arg = d->arg;
@@ -500,16 +501,23 @@ coro__close(struct coro *co)
     }
 }
 
-int
-coro__destroy(struct coro *co)
+/* The end of a dead coroutine: off the live list, its stack given back. */
+static CORO__ALWAYS_INLINE int
+bury(struct coro *co)
 {
-    if (co->b.status != CORO_DEAD && coro__close(co) == -1) /* dead: nothing to close */
-        return -1;
 #ifndef CORO__BENCH_NO_LIVE_LIST
     coro__list_unlink(&co->live);
 #endif
     coro__stack_put(co->stack);
     return 0;
+}
+
+int
+coro__destroy(struct coro *co)
+{
+    if (co->b.status != CORO_DEAD && coro__close(co) == -1) /* dead: nothing to close */
+        return -1;
+    return bury(co);
 }
 
 int
@@ -527,6 +535,8 @@ coro_destroy(coro_t *co)
         return 0;
     if (check_owner(coro__thr_peek(), co) == -1)
         return -1;
+    if (co->b.status == CORO_DEAD) /* the common case, without a frame */
+        return bury(co);
     return coro__destroy(co);
 }
 
