@@ -189,8 +189,9 @@ link_in(struct coro__thread *t, struct coro__base *self, struct coro *co, void *
  * When the function returned to trampoline() (top is 1), the stack's
  * context is parked right there: a later coroutine made on the same stack
  * starts by returning from this switch. Inline there, so that what follows
- * a change of stack is never a return (which the return predictor would
- * miss: it guesses the resumer's caller). */
+ * that change of stack is the loop, not a return (which the return
+ * predictor would miss on every coroutine: it guesses the resumer's
+ * caller). From any depth, see finish(). */
 static CORO__ALWAYS_INLINE void
 end(struct coro__thread *t, struct coro *self, void *result, int top)
 {
@@ -304,7 +305,8 @@ init(struct coro__thread *t, struct coro__stack *st, struct coro *co, coro_fn *f
     return co;
 }
 
-/* create() but for its fast path. */
+/* create() where its fast path does not apply: another size, a stack from
+ * a slab or one whose last coroutine ended deep, the errors. */
 static __attribute__((noinline)) struct coro *
 create_other(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
 {

@@ -43,7 +43,7 @@ struct coro__pool {
     size_t n;                    /* stacks pooled */
     size_t max_delta;            /* the most it keeps, minus CORO_POOL_DEFAULT */
     size_t room;                 /* max - n once the thread's exit will empty it, else 0 */
-    int hooked;                  /* that is set to happen */
+    int hooked;                  /* the thread's exit will empty it */
 };
 #if CORO_SWITCH_FAST
 #define CORO__POOL_TLS __attribute__((tls_model("initial-exec"))) /* see object.h */
