@@ -186,17 +186,20 @@ link_in(struct coro__thread *t, struct coro__base *self, struct coro *co, void *
  * leave for good. Each handler is unlinked and freed before it runs, so it
  * runs exactly once even if it calls coro_exit() itself.
  *
- * Called by trampoline() when the function returned (top is 1), the final
- * switch parks the stack's context right here: a later coroutine made on
- * the same stack starts by returning from this call, with no makecontext().
- * From any depth (coro_exit, close), it never returns. */
-static void
-finish(struct coro__thread *t, struct coro *self, void *result, int top)
+ * When the function returned to trampoline() (top is 1), the stack's
+ * context is parked right there: a later coroutine made on the same stack
+ * starts by returning from this switch. Inline there, so that what follows
+ * that change of stack is the loop, not a return (which the return
+ * predictor would miss on every coroutine: it guesses the resumer's
+ * caller). From any depth, see finish(). */
+static CORO__ALWAYS_INLINE void
+end(struct coro__thread *t, struct coro *self, void *result, int top)
 {
     struct coro__defer *d;
     struct coro__base *back;
 
-    self->b.flags |= CORO__ENDING;
+    if (self->defers != NULL) /* what only its handlers may see */
+        self->b.flags |= CORO__ENDING;
     while ((d = self->defers) != NULL) {
         void (*fn)(void *) = d->fn;
         void *arg = d->arg;
@@ -215,11 +218,18 @@ finish(struct coro__thread *t, struct coro *self, void *result, int top)
     self->parked = (unsigned char)top;
     *t->errnop = back->err;
     coro__san_leave(&t->san, &self->b.san, &back->san, 1);
-    (void)coro__ctx_switch(&self->b.ctx, &back->ctx, (void *)1); /* coro_resume() returns 1 */
-    /* A new coroutine starts here, on a parked stack. */
-    coro__san_arrive(&t->san, &self->b.san);
-    if (!top)
-        abort(); /* nothing switches back to a coroutine that ended deep */
+    /* Only coro__ctx_start() enters this context again, if anything does:
+     * its control modes need not be kept. */
+    (void)coro__ctx_park(&self->b.ctx, &back->ctx, (void *)1); /* coro_resume() returns 1 */
+}
+
+/* The end from any depth (coro_exit, close): never returns, since nothing
+ * switches back to a coroutine that ended deep. */
+static __attribute__((noinline, noreturn)) void
+finish(struct coro__thread *t, struct coro *self, void *result)
+{
+    end(t, self, result, 0);
+    abort();
 }
 
 /* The first code on every new context, and the loop that each later
@@ -233,7 +243,9 @@ trampoline(void)
     for (;;) {
         struct coro *self = (struct coro *)t->current;
 
-        finish(t, self, self->fn(self->arg), 1);
+        end(t, self, self->fn(self->arg), 1);
+        /* A new coroutine starts here, on a parked stack. */
+        coro__san_arrive(&t->san, &t->current->san);
     }
 }
 
@@ -246,7 +258,7 @@ closing(void)
     struct coro *self = (struct coro *)t->current;
 
     coro__san_arrive(&t->san, &self->b.san);
-    finish(t, self, NULL, 0);
+    finish(t, self, NULL);
 }
 
 /* A context on st for a new coroutine co, when the stack has none parked:
@@ -264,8 +276,39 @@ make_context(struct coro__stack *st, struct coro *co)
     return -1;
 }
 
-static struct coro *
-create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
+/* The fields of co, a new coroutine on st whose context is ready to
+ * start: fresh, just made, or parked by the stack's last coroutine. */
+static CORO__ALWAYS_INLINE struct coro *
+init(struct coro__thread *t, struct coro__stack *st, struct coro *co, coro_fn *fn, void *arg,
+     const struct coro__ops *ops, int fresh)
+{
+    co->b.key = ops ? t->id | CORO__KEY_MANAGED : t->id;
+    co->b.resumer = NULL;
+    co->b.out = NULL;
+    co->b.status = CORO_CREATED;
+    co->b.err = 0;
+    co->b.flags = ops ? CORO__MANAGED : 0;
+    coro__san_ctx_init(&co->b.san, &st->san, st->lo, st->size, fresh);
+    co->fn = fn;
+    co->arg = arg;
+    co->ops = ops;
+    co->defers = NULL;
+    co->stack = st;
+    co->parked = 0;
+    co->seq = ++t->seq;
+    co->name[0] = '\0';
+#ifndef CORO__BENCH_NO_LIVE_LIST /* only 'make bench', to measure what the list costs */
+    coro__list_push(&t->live, &co->live);
+#endif
+    if (ops)
+        memset(co->ext, 0, sizeof co->ext);
+    return co;
+}
+
+/* create() where its fast path does not apply: another size, a stack from
+ * a slab or one whose last coroutine ended deep, the errors. */
+static __attribute__((noinline)) struct coro *
+create_other(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
 {
     struct coro__thread *t = coro__thr();
     struct coro__stack *st;
@@ -291,27 +334,21 @@ create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
     fresh = !(st->reused && co->parked);
     if (fresh && make_context(st, co) == -1)
         return NULL;
-    co->b.key = ops ? t->id | CORO__KEY_MANAGED : t->id;
-    co->b.resumer = NULL;
-    co->b.out = NULL;
-    co->b.status = CORO_CREATED;
-    co->b.err = 0;
-    co->b.flags = ops ? CORO__MANAGED : 0;
-    coro__san_ctx_init(&co->b.san, &st->san, st->lo, size, fresh);
-    co->fn = fn;
-    co->arg = arg;
-    co->ops = ops;
-    co->defers = NULL;
-    co->stack = st;
-    co->parked = 0;
-    co->seq = ++t->seq;
-    co->name[0] = '\0';
-#ifndef CORO__BENCH_NO_LIVE_LIST /* only 'make bench', to measure what the list costs */
-    coro__list_push(&t->live, &co->live);
-#endif
-    if (ops)
-        memset(co->ext, 0, sizeof co->ext);
-    return co;
+    return init(t, st, co, fn, arg, ops, fresh);
+}
+
+/* Inline, so that the common case has no frame and no call: the default
+ * size, and the pool's next stack parked by its last coroutine. (A pooled
+ * stack means the thread's state is set up: it made that coroutine.) */
+static CORO__ALWAYS_INLINE struct coro *
+create(coro_fn *fn, void *arg, size_t size, const struct coro__ops *ops)
+{
+    struct coro__stack *st = coro__stack_peek(CORO_STACK_DEFAULT);
+
+    if (__builtin_expect(size != 0 || fn == NULL || st == NULL || !object_of(st)->parked, 0))
+        return create_other(fn, arg, size, ops);
+    st = coro__stack_get(CORO_STACK_DEFAULT);
+    return init(coro__thr_peek(), st, object_of(st), fn, arg, ops, 0);
 }
 
 coro_t *
@@ -466,16 +503,23 @@ coro__close(struct coro *co)
     }
 }
 
-int
-coro__destroy(struct coro *co)
+/* The end of a dead coroutine: off the live list, its stack given back. */
+static CORO__ALWAYS_INLINE int
+bury(struct coro *co)
 {
-    if (coro__close(co) == -1)
-        return -1;
 #ifndef CORO__BENCH_NO_LIVE_LIST
     coro__list_unlink(&co->live);
 #endif
     coro__stack_put(co->stack);
     return 0;
+}
+
+int
+coro__destroy(struct coro *co)
+{
+    if (co->b.status != CORO_DEAD && coro__close(co) == -1) /* dead: nothing to close */
+        return -1;
+    return bury(co);
 }
 
 int
@@ -493,6 +537,8 @@ coro_destroy(coro_t *co)
         return 0;
     if (check_owner(coro__thr_peek(), co) == -1)
         return -1;
+    if (co->b.status == CORO_DEAD) /* the common case, without a frame */
+        return bury(co);
     return coro__destroy(co);
 }
 
@@ -547,8 +593,7 @@ coro_exit(void *result)
         errno = EPERM;
         return -1;
     }
-    finish(coro__thr_peek(), self, result, 0);
-    return -1; /* not reached */
+    finish(coro__thr_peek(), self, result);
 }
 
 void
@@ -560,8 +605,7 @@ coro_return(void *result)
         fputs("libcoro: coro_return() called outside a coroutine\n", stderr);
         abort();
     }
-    finish(coro__thr_peek(), self, result, 0);
-    __builtin_unreachable();
+    finish(coro__thr_peek(), self, result);
 }
 
 static const char *

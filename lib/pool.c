@@ -12,43 +12,35 @@
 #include "coro.h"
 #include "stack.h"
 
-enum { POOL_SIZES = 4 };
+enum { POOL_SIZES = CORO__POOL_SIZES };
 
-#if CORO_SWITCH_FAST
-#define TLS_MODEL __attribute__((tls_model("initial-exec"))) /* see coro.c */
-#else
-#define TLS_MODEL
-#endif
-
-/* The calling thread's free stacks. max starts at CORO_POOL_DEFAULT: it is
- * kept as max - CORO_POOL_DEFAULT, so that the zeroed state of a new
- * thread is its initial state. */
-static __thread struct {
-    struct {
-        size_t size;
-        struct coro__stack *head;
-    } list[POOL_SIZES];
-    size_t n;                    /* stacks pooled */
-    size_t max_delta;            /* the most it keeps, minus CORO_POOL_DEFAULT */
-    int hooked;                  /* release_all() is set to run at thread exit */
-} pool TLS_MODEL;
+__thread struct coro__pool coro__pool CORO__POOL_TLS; /* stack.h */
 
 static size_t
 pool_max(void)
 {
-    return pool.max_delta + CORO_POOL_DEFAULT;
+    return coro__pool.max_delta + CORO_POOL_DEFAULT;
+}
+
+/* room again, after n, max or hooked changed. */
+static void
+set_room(void)
+{
+    size_t max = pool_max();
+
+    coro__pool.room = coro__pool.hooked && max > coro__pool.n ? max - coro__pool.n : 0;
 }
 
 /* Free pooled stacks until at most max are left. */
 static void
 trim(size_t max)
 {
-    for (int i = 0; i < POOL_SIZES && pool.n > max; i++) {
+    for (int i = 0; i < POOL_SIZES && coro__pool.n > max; i++) {
         struct coro__stack *st;
 
-        while (pool.n > max && (st = pool.list[i].head) != NULL) {
-            pool.list[i].head = st->next;
-            pool.n--;
+        while (coro__pool.n > max && (st = coro__pool.list[i].head) != NULL) {
+            coro__pool.list[i].head = st->next;
+            coro__pool.n--;
             coro__stack_release(st);
         }
     }
@@ -59,8 +51,9 @@ trim(size_t max)
 static void
 release_all(void)
 {
-    pool.max_delta = (size_t)0 - CORO_POOL_DEFAULT;
+    coro__pool.max_delta = (size_t)0 - CORO_POOL_DEFAULT;
     trim(0);
+    set_room();
 }
 
 /* The list that holds stacks of size bytes, or -1. A list keeps its size
@@ -69,21 +62,22 @@ static inline int
 list_of(size_t size)
 {
     for (int i = 0; i < POOL_SIZES; i++)
-        if (pool.list[i].size == size)
+        if (coro__pool.list[i].size == size)
             return i;
     return -1;
 }
 
 struct coro__stack *
-coro__stack_get(size_t size)
+coro__stack_get_other(size_t size)
 {
     int i = list_of(size);
     struct coro__stack *st;
 
-    if (i < 0 || (st = pool.list[i].head) == NULL)
+    if (i < 0 || (st = coro__pool.list[i].head) == NULL)
         return coro__stack_new(size);
-    pool.list[i].head = st->next;
-    pool.n--;
+    coro__pool.list[i].head = st->next;
+    coro__pool.n--;
+    set_room();
     st->reused = 1;
     return st;
 }
@@ -98,8 +92,8 @@ list_for(size_t size)
     if (i >= 0)
         return i;
     for (i = 0; i < POOL_SIZES; i++)
-        if (pool.list[i].head == NULL) {
-            pool.list[i].size = size;
+        if (coro__pool.list[i].head == NULL) {
+            coro__pool.list[i].size = size;
             return i;
         }
     return -1;
@@ -112,22 +106,24 @@ hook(void)
     if (!coro__stack_exit_noticed())
         return -1;
     coro__stack_on_thread_exit(release_all);
-    pool.hooked = 1;
+    coro__pool.hooked = 1;
     return 0;
 }
 
 void
-coro__stack_put(struct coro__stack *st)
+coro__stack_put_other(struct coro__stack *st)
 {
     int i;
 
-    if (pool.n >= pool_max() || (i = list_for(st->size)) < 0 || (!pool.hooked && hook() == -1)) {
+    if (coro__pool.n >= pool_max() || (i = list_for(st->size)) < 0 ||
+        (!coro__pool.hooked && hook() == -1)) {
         coro__stack_release(st);
         return;
     }
-    st->next = pool.list[i].head;
-    pool.list[i].head = st;
-    pool.n++;
+    st->next = coro__pool.list[i].head;
+    coro__pool.list[i].head = st;
+    coro__pool.n++;
+    set_room();
 }
 
 size_t
@@ -135,7 +131,8 @@ coro_stack_pool(size_t max)
 {
     size_t old = pool_max();
 
-    pool.max_delta = max - CORO_POOL_DEFAULT;
+    coro__pool.max_delta = max - CORO_POOL_DEFAULT;
     trim(max);
+    set_room();
     return old;
 }

@@ -28,11 +28,75 @@ struct coro__stack {
     struct coro__san_stack san;
 };
 
-/* pool.c. A stack of size bytes (a multiple of the page size), from the
- * calling thread's pool or else a slab. NULL and ENOMEM on failure. */
-struct coro__stack *coro__stack_get(size_t size);
+/* pool.c. The calling thread's free stacks: up to POOL_SIZES lists, each
+ * of one size (a list keeps its size while it is empty, until another size
+ * needs it), at most max stacks in all. Its zeroed state is a new thread's
+ * initial state: max is kept as max - CORO_POOL_DEFAULT, and room is 0
+ * until the first stack is pooled. Here for the inline fast paths below;
+ * only the stack layer touches it. */
+enum { CORO__POOL_SIZES = 4 };
+struct coro__pool {
+    struct {
+        size_t size;
+        struct coro__stack *head;
+    } list[CORO__POOL_SIZES];
+    size_t n;                    /* stacks pooled */
+    size_t max_delta;            /* the most it keeps, minus CORO_POOL_DEFAULT */
+    size_t room;                 /* max - n once the thread's exit will empty it, else 0 */
+    int hooked;                  /* the thread's exit will empty it */
+};
+#if CORO_SWITCH_FAST
+#define CORO__POOL_TLS __attribute__((tls_model("initial-exec"))) /* see object.h */
+#else
+#define CORO__POOL_TLS
+#endif
+extern __thread struct coro__pool coro__pool CORO__POOL_TLS __attribute__((visibility("hidden")));
+
+/* The slow paths of the two below: the other lists, the slabs. */
+struct coro__stack *coro__stack_get_other(size_t size);
+void coro__stack_put_other(struct coro__stack *st);
+
+/* The stack of size bytes that coro__stack_get() takes without a call,
+ * from the pool's first list, or NULL. */
+static inline struct coro__stack *
+coro__stack_peek(size_t size)
+{
+    struct coro__stack *st = coro__pool.list[0].head;
+
+    return st != NULL && coro__pool.list[0].size == size ? st : NULL;
+}
+
+/* A stack of size bytes (a multiple of the page size), from the calling
+ * thread's pool or else a slab. NULL and ENOMEM on failure. Inline for a
+ * stack of the first list's size, the one a program making coroutines of
+ * one size uses: a coroutine's life is a few dozen instructions. */
+static inline struct coro__stack *
+coro__stack_get(size_t size)
+{
+    struct coro__stack *st = coro__stack_peek(size);
+
+    if (__builtin_expect(st == NULL, 0))
+        return coro__stack_get_other(size);
+    coro__pool.list[0].head = st->next;
+    coro__pool.n--;
+    coro__pool.room++;
+    st->reused = 1;
+    return st;
+}
+
 /* Give it back: to the pool, or to its slab when the pool is full. */
-void coro__stack_put(struct coro__stack *st);
+static inline void
+coro__stack_put(struct coro__stack *st)
+{
+    if (__builtin_expect(coro__pool.room == 0 || coro__pool.list[0].size != st->size, 0)) {
+        coro__stack_put_other(st);
+        return;
+    }
+    st->next = coro__pool.list[0].head;
+    coro__pool.list[0].head = st;
+    coro__pool.n++;
+    coro__pool.room--;
+}
 
 /* stack.c. */
 size_t coro__page_size(void);

@@ -14,6 +14,9 @@
  * void *coro__fast_switch(void **load, void *val, void **save);
  * void *coro__fast_start(void **load, void *val, void **save);
  *     (the saved FPCR is not loaded: a new coroutine keeps the caller's)
+ * void *coro__fast_park(void **load, void *val, void **save);
+ *     (the same code as coro__fast_switch: reading FPCR is cheap, and the
+ *     compare needs the running one)
  * void *coro__fast_ontop(void **load, void (*fn)(void), void **save);
  *     See switch-x86_64.S.
  *
@@ -76,14 +79,19 @@
     .globl coro__fast_switch
     .hidden coro__fast_switch
     .type coro__fast_switch, %function
+    .globl coro__fast_park
+    .hidden coro__fast_park
+    .type coro__fast_park, %function
     .p2align 4
 coro__fast_switch:
+coro__fast_park:
     SAVE
     LOAD_FPCR
     LOAD_REGS
     mov x0, x1
     ret
     .size coro__fast_switch, .-coro__fast_switch
+    .size coro__fast_park, .-coro__fast_park
 
     .globl coro__fast_start
     .hidden coro__fast_start

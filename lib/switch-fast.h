@@ -23,6 +23,7 @@ struct coro__ctx {
 
 void *coro__fast_switch(void **load, void *val, void **save);
 void *coro__fast_start(void **load, void *val, void **save);
+void *coro__fast_park(void **load, void *val, void **save);
 void *coro__fast_ontop(void **load, void (*fn)(void), void **save);
 /* The same assembly, for callers that return what comes back as an int. */
 int coro__fast_switch_int(void **load, void *val, void **save) __asm__("coro__fast_switch");
@@ -40,6 +41,12 @@ static CORO__ALWAYS_INLINE void *
 coro__ctx_start(struct coro__ctx *from, struct coro__ctx *to, void *val)
 {
     return coro__fast_start(&to->sp, val, &from->sp);
+}
+
+static CORO__ALWAYS_INLINE void *
+coro__ctx_park(struct coro__ctx *from, struct coro__ctx *to, void *val)
+{
+    return coro__fast_park(&to->sp, val, &from->sp);
 }
 
 static CORO__ALWAYS_INLINE int

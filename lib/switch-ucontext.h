@@ -74,6 +74,13 @@ coro__ctx_start(struct coro__ctx *from, struct coro__ctx *to, void *val)
     return coro__ctx_switch(from, to, val);
 }
 
+/* swapcontext() keeps the whole environment anyway. */
+static CORO__ALWAYS_INLINE void *
+coro__ctx_park(struct coro__ctx *from, struct coro__ctx *to, void *val)
+{
+    return coro__ctx_switch(from, to, val);
+}
+
 static CORO__ALWAYS_INLINE int
 coro__ctx_switch_int(struct coro__ctx *from, struct coro__ctx *to, void *val)
 {

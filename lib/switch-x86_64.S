@@ -24,6 +24,11 @@
  * void *coro__fast_start(void **load, void *val, void **save);
  *     The same for a context that starts a new coroutine: its saved control
  *     words are not loaded, so that it starts with the caller's.
+ * void *coro__fast_park(void **load, void *val, void **save);
+ *     The same as coro__fast_switch for a context saved only to be started
+ *     later by coro__fast_start (or never entered again): its control words
+ *     are not saved, since nothing will load them (stmxcsr is most of the
+ *     cost of a switch here).
  * void *coro__fast_ontop(void **load, void (*fn)(void), void **save);
  *     The same as coro__fast_switch, but instead of going on where *load was
  *     saved, call fn() right above that frame on its stack. fn never
@@ -43,7 +48,7 @@
 #define NOTRACK
 #endif
 
-.macro SAVE
+.macro SAVE_REGS
     LANDING
     pushq %rbp
     pushq %rbx
@@ -51,10 +56,18 @@
     pushq %r13
     pushq %r14
     pushq %r15
-    stmxcsr -8(%rsp)
-    fnstcw -4(%rsp)
+.endm
+
+.macro SAVE_SP
     movq %rsp, (%rdx)
     movq (%rdi), %rsp
+.endm
+
+.macro SAVE
+    SAVE_REGS
+    stmxcsr -8(%rsp)
+    fnstcw -4(%rsp)
+    SAVE_SP
 .endm
 
 .macro LOAD_CONTROL
@@ -97,6 +110,20 @@ coro__fast_start:
     movq %rsi, %rax
     NOTRACK jmpq *%rcx
     .size coro__fast_start, .-coro__fast_start
+
+    .globl coro__fast_park
+    .hidden coro__fast_park
+    .type coro__fast_park, @function
+    .p2align 4
+coro__fast_park:
+    SAVE_REGS
+    SAVE_SP
+    LOAD_CONTROL
+    LOAD_REGS
+    popq %rcx
+    movq %rsi, %rax
+    NOTRACK jmpq *%rcx
+    .size coro__fast_park, .-coro__fast_park
 
     .globl coro__fast_ontop
     .hidden coro__fast_ontop

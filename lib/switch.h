@@ -18,6 +18,11 @@
  *     switch. The new coroutine starts with the caller's floating-point
  *     control modes, not with those saved in to.
  *
+ * void *coro__ctx_park(struct coro__ctx *from, struct coro__ctx *to, void *val);
+ *     The same as coro__ctx_switch(), for a from that nothing but
+ *     coro__ctx_start() will enter (or nothing at all): its floating-point
+ *     control modes need not be saved.
+ *
  * void *coro__ctx_ontop(struct coro__ctx *from, struct coro__ctx *to, void (*fn)(void));
  *     The same as coro__ctx_switch(), except that to does not go on where
  *     it was saved: fn() is called on to's stack, above its saved frames,
