@@ -135,11 +135,19 @@ end_wait(struct coro__wait *w, const struct coro__clause *fired)
     }
 }
 
+/* The task whose wait w is: every wait is a task's own (coro__wait_begin()),
+ * so this is arithmetic, not a load. */
+static inline struct task *
+task_of_wait(struct coro__wait *w)
+{
+    return coro__container_of(w, struct task, own);
+}
+
 /* The end of a wait that fired, once its other clauses are gone. */
 static inline void
 fired(struct coro__wait *w, int id, int err)
 {
-    struct task *t = w->task;
+    struct task *t = task_of_wait(w);
 
     w->fired = id;
     w->err = err;
@@ -402,6 +410,7 @@ coro__spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
         return NULL;
     t = coro__task_of(co);
     t->sched = s;
+    t->own.room = t->room;
     coro__list_push(&s->tasks, &t->tasks);
     s->ntasks++;
     make_ready(t);
@@ -640,13 +649,12 @@ coro__wait_begin(int flags)
         errno = ECANCELED;
         return NULL;
     }
+    /* room was set at spawn, owned is NULL whenever no wait is pending
+     * (end_wait() frees it, and only a wait with nothing owned ends in
+     * fired() alone), and err is set as the wait ends. */
     w = &self->own;
-    w->task = self;
     w->clauses = NULL;
-    w->owned = NULL;
-    w->room = self->room;
     w->fired = CORO__PENDING;
-    w->err = 0;
     w->nocancel = flags & CORO__NOCANCEL;
     return w;
 }
@@ -663,7 +671,7 @@ cancel_timeout(struct coro__clause *c)
 static __attribute__((noinline)) int
 wait_deadline(struct coro__wait *w, int64_t deadline)
 {
-    struct task *self = w->task;
+    struct task *self = task_of_wait(w);
 
     coro__wait_add(w, &self->timeout, CORO__TIMEOUT, cancel_timeout);
     self->timeout.describe = describe_timeout;
@@ -674,7 +682,7 @@ wait_deadline(struct coro__wait *w, int64_t deadline)
 int
 coro__wait(struct coro__wait *w, int64_t deadline)
 {
-    struct task *self = w->task;
+    struct task *self = task_of_wait(w);
 
     if (deadline >= 0)
         return wait_deadline(w, deadline);

@@ -38,8 +38,8 @@ struct coro__clause {
 
 enum { CORO__ROOM = 80 };
 
+/* A task's own wait (the scheduler finds the task from its address). */
 struct coro__wait {
-    void *task;                  /* the scheduler's */
     struct coro__clause *clauses;
     void *owned;                 /* freed when the wait ends, or NULL */
     void *room;                  /* CORO__ROOM bytes, 16-aligned, for one clause of the caller's */
