@@ -635,28 +635,21 @@ coro_sched_switches(const coro_sched_t *s)
     return s->switches;
 }
 
+__attribute__((noinline, cold)) struct coro__wait *
+coro__wait_refuse(const struct task *self)
+{
+    errno = self == NULL ? EPERM : ECANCELED;
+    return NULL;
+}
+
 struct coro__wait *
 coro__wait_begin(int flags)
 {
     struct task *self = coro__self_task();
-    struct coro__wait *w;
 
-    if (self == NULL) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (coro__ending(coro__co_of(self)) || (self->cancelled && !(flags & CORO__NOCANCEL))) {
-        errno = ECANCELED;
-        return NULL;
-    }
-    /* room was set at spawn, owned is NULL whenever no wait is pending
-     * (end_wait() frees it, and only a wait with nothing owned ends in
-     * fired() alone), and err is set as the wait ends. */
-    w = &self->own;
-    w->clauses = NULL;
-    w->fired = CORO__PENDING;
-    w->nocancel = flags & CORO__NOCANCEL;
-    return w;
+    if (!coro__wait_allowed(self, flags))
+        return coro__wait_refuse(self);
+    return coro__wait_start(self, flags);
 }
 
 static void

@@ -67,6 +67,34 @@ coro__self_task(void)
     return co && co->ops == &coro__task_ops ? coro__task_of(co) : NULL;
 }
 
+/* coro__wait_begin() (wait.h) in two halves, inline for the callers that
+ * see this header: whether self (the running task, or NULL) may begin a
+ * wait with flags, and if it may, its wait begun. When it may not,
+ * coro__wait_refuse() is the refusal: NULL, errno EPERM (self NULL) or
+ * ECANCELED. */
+static inline int
+coro__wait_allowed(const struct task *self, int flags)
+{
+    return self != NULL && !coro__ending(coro__co_of((struct task *)self)) &&
+           (!self->cancelled || (flags & CORO__NOCANCEL));
+}
+
+struct coro__wait *coro__wait_refuse(const struct task *self);
+
+static inline struct coro__wait *
+coro__wait_start(struct task *self, int flags)
+{
+    struct coro__wait *w = &self->own;
+
+    /* room was set at spawn, owned is NULL whenever no wait is pending
+     * (end_wait() frees it, and only a wait with nothing owned ends in
+     * fired() alone), and err is set as the wait ends. */
+    w->clauses = NULL;
+    w->fired = CORO__PENDING;
+    w->nocancel = flags & CORO__NOCANCEL;
+    return w;
+}
+
 /* coro_spawn(), returning the task. */
 struct task *coro__spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size);
 /* If t waits, and its wait may be interrupted, end the wait: coro__wait()
