@@ -160,26 +160,27 @@ fired(struct coro__wait *w, int id, int err)
     queue_ready(t->sched, t);
 }
 
-static __attribute__((noinline)) void
+static __attribute__((noinline)) int
 fire_slow(struct coro__wait *w, struct coro__clause *c, int err)
 {
     int id = c->id; /* c may be in what end_wait() frees */
 
     end_wait(w, c);
     fired(w, id, err);
+    return 0;
 }
 
 /* The common case, one clause and nothing owned, calls nothing (so it
  * saves no registers). */
-void
+int
 coro__fire(struct coro__clause *c, int err)
 {
     struct coro__wait *w = c->wait;
 
     if (__builtin_expect(w->clauses != c || c->next != NULL || w->owned != NULL, 0))
-        fire_slow(w, c, err);
-    else
-        fired(w, c->id, err);
+        return fire_slow(w, c, err);
+    fired(w, c->id, err);
+    return 0;
 }
 
 /* A task's wait that has not fired yet, or NULL. */

@@ -203,19 +203,25 @@ coro_mutex_lock(coro_mutex_t *m, int64_t timeout)
 int
 coro_mutex_unlock(coro_mutex_t *m)
 {
+    struct coro__link *q, *l;
     struct sync_wait *next;
 
     if (m == NULL || !coro__mine(m->h.owner))
         return check(m, m ? m->h.owner : 0);
     if (m->holder != self_context())
         return fail(EPERM);
-    if (__builtin_expect((next = first(&m->h.waiters)) == NULL, 1)) {
+    q = &m->h.waiters;
+    if (__builtin_expect((l = q->next) == q, 1)) {
         m->holder = NULL;
         return 0;
     }
+    next = coro__container_of(l, struct sync_wait, link);
     m->holder = next->who; /* handed off: no one barges in before it runs */
-    wake(next);
-    return 0;
+    /* Out of the queue (the first: its prev is q), its link left as it is:
+     * its clause fires now, so nothing will unlink it again. */
+    q->next = l->next;
+    l->next->prev = q;
+    return coro__fire(&next->clause, 0);
 }
 
 int

@@ -81,8 +81,9 @@ coro__wait_add(struct coro__wait *w, struct coro__clause *c, int id, coro__cance
 int coro__wait(struct coro__wait *w, int64_t deadline);
 
 /* Fire c, already out of its queue, with err (0 or an errno): its wait
- * ends, its task runs again. */
-void coro__fire(struct coro__clause *c, int err);
+ * ends, its task runs again. Returns 0, so that a caller that returns 0
+ * after it can tail-call it. */
+int coro__fire(struct coro__clause *c, int err);
 
 /* coro_now() + timeout (>= 0), saturated (timer.c). */
 int64_t coro__deadline(int64_t timeout);
