@@ -221,7 +221,7 @@ coro_mutex_unlock(coro_mutex_t *m)
      * its clause fires now, so nothing will unlink it again. */
     q->next = l->next;
     l->next->prev = q;
-    return coro__fire(&next->clause, 0);
+    return coro__fire_in(coro__wait_of_room(next), &next->clause, 0); /* it is in its room */
 }
 
 int

@@ -55,6 +55,13 @@ coro__co_of(struct task *t)
     return coro__of_ext(t);
 }
 
+/* The wait whose room is room (its w->room): arithmetic, not a load. */
+static inline struct coro__wait *
+coro__wait_of_room(void *room)
+{
+    return &coro__container_of(room, struct task, room)->own;
+}
+
 /* The scheduler's hooks (sched.c): what makes a coroutine a task. */
 extern const struct coro__ops coro__task_ops __attribute__((visibility("hidden")));
 

@@ -84,6 +84,10 @@ int coro__wait(struct coro__wait *w, int64_t deadline);
  * ends, its task runs again. Returns 0, so that a caller that returns 0
  * after it can tail-call it. */
 int coro__fire(struct coro__clause *c, int err);
+/* The same, for a caller that knows c's wait w without loading c->wait
+ * (c is in w's room: see task.h): the task is reached one dependent load
+ * sooner. */
+int coro__fire_in(struct coro__wait *w, struct coro__clause *c, int err);
 
 /* coro_now() + timeout (>= 0), saturated (timer.c). */
 int64_t coro__deadline(int64_t timeout);
