@@ -151,7 +151,7 @@ fired(struct coro__wait *w, int id, int err)
 
     w->fired = id;
     w->err = err;
-    if (err == 0) {
+    if (__builtin_expect(err == 0, 1)) {
         t->result = id;
     } else {
         t->result = -1;
