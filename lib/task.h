@@ -80,12 +80,12 @@ coro__self_task(void)
  * coro__wait_refuse() is the refusal: NULL, errno EPERM (self NULL) or
  * ECANCELED. */
 static inline int
-coro__wait_allowed(const struct task *self, int flags)
+coro__wait_allowed(struct task *self, int flags)
 {
     /* cancelled (0 or 1) and not CORO__NOCANCEL, in one test: a branch
      * less on the way to the switch */
     _Static_assert(CORO__NOCANCEL == 1, "the test below takes CORO__NOCANCEL for bit 0");
-    return self != NULL && !coro__ending(coro__co_of((struct task *)self)) &&
+    return self != NULL && !coro__ending(coro__co_of(self)) &&
            !(self->cancelled & ~flags & CORO__NOCANCEL);
 }
 
