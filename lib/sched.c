@@ -135,15 +135,23 @@ end_wait(struct coro__wait *w, const struct coro__clause *fired)
     }
 }
 
+/* The task whose wait w is: every wait is a task's own (coro__wait_begin()),
+ * so this is arithmetic, not a load. */
+static inline struct task *
+task_of_wait(struct coro__wait *w)
+{
+    return coro__container_of(w, struct task, own);
+}
+
 /* The end of a wait that fired, once its other clauses are gone. */
 static inline void
 fired(struct coro__wait *w, int id, int err)
 {
-    struct task *t = w->task;
+    struct task *t = task_of_wait(w);
 
     w->fired = id;
     w->err = err;
-    if (err == 0) {
+    if (__builtin_expect(err == 0, 1)) {
         t->result = id;
     } else {
         t->result = -1;
@@ -152,26 +160,38 @@ fired(struct coro__wait *w, int id, int err)
     queue_ready(t->sched, t);
 }
 
-static __attribute__((noinline)) void
+static __attribute__((noinline)) int
 fire_slow(struct coro__wait *w, struct coro__clause *c, int err)
 {
     int id = c->id; /* c may be in what end_wait() frees */
 
     end_wait(w, c);
     fired(w, id, err);
+    return 0;
 }
 
 /* The common case, one clause and nothing owned, calls nothing (so it
- * saves no registers). */
-void
+ * saves no registers). Inline in both entries, so that coro__fire() is
+ * not a jump more. */
+static inline int
+fire_in(struct coro__wait *w, struct coro__clause *c, int err)
+{
+    if (__builtin_expect(w->clauses != c || c->next != NULL || w->owned != NULL, 0))
+        return fire_slow(w, c, err);
+    fired(w, c->id, err);
+    return 0;
+}
+
+int
+coro__fire_in(struct coro__wait *w, struct coro__clause *c, int err)
+{
+    return fire_in(w, c, err);
+}
+
+int
 coro__fire(struct coro__clause *c, int err)
 {
-    struct coro__wait *w = c->wait;
-
-    if (__builtin_expect(w->clauses != c || c->next != NULL || w->owned != NULL, 0))
-        fire_slow(w, c, err);
-    else
-        fired(w, c->id, err);
+    return fire_in(c->wait, c, err);
 }
 
 /* A task's wait that has not fired yet, or NULL. */
@@ -402,6 +422,7 @@ coro__spawn(coro_sched_t *s, coro_fn *fn, void *arg, size_t stack_size)
         return NULL;
     t = coro__task_of(co);
     t->sched = s;
+    t->own.room = t->room;
     coro__list_push(&s->tasks, &t->tasks);
     s->ntasks++;
     make_ready(t);
@@ -626,29 +647,21 @@ coro_sched_switches(const coro_sched_t *s)
     return s->switches;
 }
 
+__attribute__((noinline, cold)) struct coro__wait *
+coro__wait_refuse(const struct task *self)
+{
+    errno = self == NULL ? EPERM : ECANCELED;
+    return NULL;
+}
+
 struct coro__wait *
 coro__wait_begin(int flags)
 {
     struct task *self = coro__self_task();
-    struct coro__wait *w;
 
-    if (self == NULL) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (coro__ending(coro__co_of(self)) || (self->cancelled && !(flags & CORO__NOCANCEL))) {
-        errno = ECANCELED;
-        return NULL;
-    }
-    w = &self->own;
-    w->task = self;
-    w->clauses = NULL;
-    w->owned = NULL;
-    w->room = self->room;
-    w->fired = CORO__PENDING;
-    w->err = 0;
-    w->nocancel = flags & CORO__NOCANCEL;
-    return w;
+    if (!coro__wait_allowed(self, flags))
+        return coro__wait_refuse(self);
+    return coro__wait_start(self, flags);
 }
 
 static void
@@ -663,7 +676,7 @@ cancel_timeout(struct coro__clause *c)
 static __attribute__((noinline)) int
 wait_deadline(struct coro__wait *w, int64_t deadline)
 {
-    struct task *self = w->task;
+    struct task *self = task_of_wait(w);
 
     coro__wait_add(w, &self->timeout, CORO__TIMEOUT, cancel_timeout);
     self->timeout.describe = describe_timeout;
@@ -674,7 +687,7 @@ wait_deadline(struct coro__wait *w, int64_t deadline)
 int
 coro__wait(struct coro__wait *w, int64_t deadline)
 {
-    struct task *self = w->task;
+    struct task *self = task_of_wait(w);
 
     if (deadline >= 0)
         return wait_deadline(w, deadline);

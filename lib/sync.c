@@ -17,6 +17,7 @@
 
 #include "list.h"
 #include "object.h"
+#include "task.h"
 #include "wait.h"
 
 /* What the three have in common: a task waits in one the same way. */
@@ -99,13 +100,14 @@ sync_init(struct sync_head *o, const char *what)
     coro__list_init(&o->waiters);
 }
 
-/* Put the wait w that the running task began at the back of o's waiters. */
+/* Put the wait w that the running task self began at the back of o's
+ * waiters. */
 static void
-enqueue(struct coro__wait *w, struct sync_head *o)
+enqueue(struct coro__wait *w, struct task *self, struct sync_head *o)
 {
     struct sync_wait *sw = w->room;
 
-    sw->who = self_context();
+    sw->who = &coro__co_of(self)->b;
     sw->object = o;
     coro__list_push(&o->waiters, &sw->link);
     coro__wait_add(w, &sw->clause, 0, cancel_sync);
@@ -118,20 +120,38 @@ deadline_of(int64_t timeout)
     return timeout < 0 ? -1 : coro__deadline(timeout);
 }
 
+/* Why wait_in() may not wait: EAGAIN, EPERM or ECANCELED. */
+static __attribute__((noinline, cold)) int
+wait_refused(const struct task *self, int64_t timeout)
+{
+    if (timeout == 0)
+        return fail(EAGAIN);
+    (void)coro__wait_refuse(self);
+    return -1;
+}
+
+static __attribute__((noinline)) int
+wait_timed(struct coro__wait *w, int64_t timeout)
+{
+    return coro__wait(w, coro__deadline(timeout));
+}
+
 /* The running task waits in o until woken, deadline, or cancel; flags as
- * for coro__wait_begin(). (Few values live across the calls, so that the
- * way to a blocked task's switch saves few registers.) */
+ * for coro__wait_begin(). Without a timeout it calls nothing but its tail
+ * call, so that the way to a blocked task's switch saves no registers. */
 static int
 wait_in(struct sync_head *o, int64_t timeout, int flags)
 {
+    struct task *self = coro__self_task();
     struct coro__wait *w;
 
-    if (timeout == 0)
-        return fail(EAGAIN);
-    if ((w = coro__wait_begin(flags)) == NULL)
-        return -1;
-    enqueue(w, o);
-    return coro__wait(w, deadline_of(timeout));
+    if (__builtin_expect(timeout == 0 || !coro__wait_allowed(self, flags), 0))
+        return wait_refused(self, timeout);
+    w = coro__wait_start(self, flags);
+    enqueue(w, self, o);
+    if (timeout > 0)
+        return wait_timed(w, timeout);
+    return coro__wait(w, -1);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -183,19 +203,27 @@ coro_mutex_lock(coro_mutex_t *m, int64_t timeout)
 int
 coro_mutex_unlock(coro_mutex_t *m)
 {
+    struct coro__link *q, *l;
     struct sync_wait *next;
 
     if (m == NULL || !coro__mine(m->h.owner))
         return check(m, m ? m->h.owner : 0);
     if (m->holder != self_context())
         return fail(EPERM);
-    if (__builtin_expect((next = first(&m->h.waiters)) == NULL, 1)) {
+    q = &m->h.waiters;
+    /* No __builtin_expect either way: gcc's own layout (the hand-off falls
+     * through, the free path is a short jump) measured best for both. */
+    if ((l = q->next) == q) {
         m->holder = NULL;
         return 0;
     }
+    next = coro__container_of(l, struct sync_wait, link);
     m->holder = next->who; /* handed off: no one barges in before it runs */
-    wake(next);
-    return 0;
+    /* Out of the queue (the first: its prev is q), its link left as it is:
+     * its clause fires now, so nothing will unlink it again. */
+    q->next = l->next;
+    l->next->prev = q;
+    return coro__fire_in(coro__wait_of_room(next), &next->clause, 0); /* it is in its room */
 }
 
 int
@@ -249,7 +277,7 @@ coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
         return fail(EAGAIN);
     if ((w = coro__wait_begin(0)) == NULL)
         return -1; /* m is still held */
-    enqueue(w, &c->h);
+    enqueue(w, coro__self_task(), &c->h);
     (void)coro_mutex_unlock(m);
     /* m stays busy for coro_mutex_destroy() until the task holds it again,
      * or ends in the wait (its scheduler destroyed) */

@@ -55,6 +55,13 @@ coro__co_of(struct task *t)
     return coro__of_ext(t);
 }
 
+/* The wait whose room is room (its w->room): arithmetic, not a load. */
+static inline struct coro__wait *
+coro__wait_of_room(void *room)
+{
+    return &coro__container_of(room, struct task, room)->own;
+}
+
 /* The scheduler's hooks (sched.c): what makes a coroutine a task. */
 extern const struct coro__ops coro__task_ops __attribute__((visibility("hidden")));
 
@@ -65,6 +72,37 @@ coro__self_task(void)
     struct coro *co = coro__self();
 
     return co && co->ops == &coro__task_ops ? coro__task_of(co) : NULL;
+}
+
+/* coro__wait_begin() (wait.h) in two halves, inline for the callers that
+ * see this header: whether self (the running task, or NULL) may begin a
+ * wait with flags, and if it may, its wait begun. When it may not,
+ * coro__wait_refuse() is the refusal: NULL, errno EPERM (self NULL) or
+ * ECANCELED. */
+static inline int
+coro__wait_allowed(struct task *self, int flags)
+{
+    /* cancelled (0 or 1) and not CORO__NOCANCEL, in one test: a branch
+     * less on the way to the switch */
+    _Static_assert(CORO__NOCANCEL == 1, "the test below takes CORO__NOCANCEL for bit 0");
+    return self != NULL && !coro__ending(coro__co_of(self)) &&
+           !(self->cancelled & ~flags & CORO__NOCANCEL);
+}
+
+struct coro__wait *coro__wait_refuse(const struct task *self);
+
+static inline struct coro__wait *
+coro__wait_start(struct task *self, int flags)
+{
+    struct coro__wait *w = &self->own;
+
+    /* room was set at spawn, owned is NULL whenever no wait is pending
+     * (end_wait() frees it, and only a wait with nothing owned ends in
+     * fired() alone), and err is set as the wait ends. */
+    w->clauses = NULL;
+    w->fired = CORO__PENDING;
+    w->nocancel = flags & CORO__NOCANCEL;
+    return w;
 }
 
 /* coro_spawn(), returning the task. */

@@ -38,8 +38,8 @@ struct coro__clause {
 
 enum { CORO__ROOM = 80 };
 
+/* A task's own wait (the scheduler finds the task from its address). */
 struct coro__wait {
-    void *task;                  /* the scheduler's */
     struct coro__clause *clauses;
     void *owned;                 /* freed when the wait ends, or NULL */
     void *room;                  /* CORO__ROOM bytes, 16-aligned, for one clause of the caller's */
@@ -81,8 +81,13 @@ coro__wait_add(struct coro__wait *w, struct coro__clause *c, int id, coro__cance
 int coro__wait(struct coro__wait *w, int64_t deadline);
 
 /* Fire c, already out of its queue, with err (0 or an errno): its wait
- * ends, its task runs again. */
-void coro__fire(struct coro__clause *c, int err);
+ * ends, its task runs again. Returns 0, so that a caller that returns 0
+ * after it can tail-call it. */
+int coro__fire(struct coro__clause *c, int err);
+/* The same, for a caller that knows c's wait w without loading c->wait
+ * (c is in w's room: see task.h): the task is reached one dependent load
+ * sooner. */
+int coro__fire_in(struct coro__wait *w, struct coro__clause *c, int err);
 
 /* coro_now() + timeout (>= 0), saturated (timer.c). */
 int64_t coro__deadline(int64_t timeout);

@@ -229,6 +229,45 @@ START_TEST(test_mutex_timeout_leaves_queue)
 }
 END_TEST
 
+/* A waiter with a deadline that is handed the mutex holds it, and its
+ * deadline is gone with its wait: a sleep past it is a whole sleep. */
+static void *
+hands_over_soon(void *arg)
+{
+    (void)arg;
+    EXPECT(coro_mutex_lock(mu, CORO_FOREVER) == 0);
+    coro_sched_yield(); /* the other waits, with a deadline */
+    EXPECT(coro_mutex_unlock(mu) == 0);
+    ev("unlocked");
+    return NULL;
+}
+
+static void *
+waits_with_deadline(void *arg)
+{
+    int64_t t0;
+
+    (void)arg;
+    EXPECT(coro_mutex_lock(mu, CORO_MSEC(20)) == 0);
+    EXPECT_FAILS(coro_mutex_lock(mu, 0), EDEADLK); /* holds it */
+    t0 = coro_now();
+    EXPECT(coro_sleep(CORO_MSEC(40)) == 0);
+    EXPECT(coro_now() - t0 >= CORO_MSEC(40));
+    EXPECT(coro_mutex_unlock(mu) == 0);
+    ev("kept");
+    return NULL;
+}
+
+START_TEST(test_mutex_handoff_with_deadline)
+{
+    spawn(hands_over_soon, NULL);
+    spawn(waits_with_deadline, NULL);
+    ck_assert_int_eq(coro_sched_run(sched), 0);
+    ck_assert_str_eq(evlog, "unlocked kept");
+    teardown();
+}
+END_TEST
+
 /* Cancelled while waiting for the lock. */
 static void *
 cancelled_locker(void *arg)
@@ -646,6 +685,7 @@ sync_suite(void)
     tcase_add_test(tc, test_mutex_no_barging);
     tcase_add_test(tc, test_mutex_errors);
     tcase_add_test(tc, test_mutex_timeout_leaves_queue);
+    tcase_add_test(tc, test_mutex_handoff_with_deadline);
     tcase_add_test(tc, test_mutex_cancel);
     tcase_add_test(tc, test_other_thread);
     tcase_add_test(tc, test_create_destroy);
