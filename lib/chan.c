@@ -22,6 +22,7 @@
 
 #include "list.h"
 #include "object.h"
+#include "task.h"
 #include "wait.h"
 
 struct coro_chan {
@@ -509,18 +510,23 @@ coro_chan_cap(const coro_chan_t *ch)
 
 /* A single send or receive that must wait: its clause in the room of the
  * task's wait, so that nothing of it is on this frame, and the wait is a
- * tail call. */
+ * tail call; without a timeout it calls nothing before it, so it saves no
+ * registers. */
 _Static_assert(sizeof(struct op) <= CORO__ROOM, "struct op must fit in a wait's room");
 
 static __attribute__((noinline)) int
 chan_wait(struct coro_chan *ch, int op, void *elem, int64_t timeout)
 {
-    struct coro__wait *w = may_wait(timeout);
+    struct task *self = coro__self_task();
+    struct coro__wait *w;
 
-    if (w == NULL)
-        return -1;
+    if (__builtin_expect(timeout == 0 || !coro__wait_allowed(self, 0), 0))
+        return coro__wait_refused(self, timeout);
+    w = coro__wait_start(self, 0);
     queue(w, (struct op *)(void *)w->room, 0, ch, op, elem);
-    return coro__wait(w, deadline(timeout));
+    if (timeout > 0)
+        return coro__wait_for(w, timeout);
+    return coro__wait(w, -1);
 }
 
 /* A single send or receive: inline in each of the four, so that the path

@@ -654,6 +654,23 @@ coro__wait_refuse(const struct task *self)
     return NULL;
 }
 
+__attribute__((noinline, cold)) int
+coro__wait_refused(const struct task *self, int64_t timeout)
+{
+    if (timeout == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    (void)coro__wait_refuse(self);
+    return -1;
+}
+
+__attribute__((noinline)) int
+coro__wait_for(struct coro__wait *w, int64_t timeout)
+{
+    return coro__wait(w, coro__deadline(timeout));
+}
+
 struct coro__wait *
 coro__wait_begin(int flags)
 {

@@ -120,22 +120,6 @@ deadline_of(int64_t timeout)
     return timeout < 0 ? -1 : coro__deadline(timeout);
 }
 
-/* Why wait_in() may not wait: EAGAIN, EPERM or ECANCELED. */
-static __attribute__((noinline, cold)) int
-wait_refused(const struct task *self, int64_t timeout)
-{
-    if (timeout == 0)
-        return fail(EAGAIN);
-    (void)coro__wait_refuse(self);
-    return -1;
-}
-
-static __attribute__((noinline)) int
-wait_timed(struct coro__wait *w, int64_t timeout)
-{
-    return coro__wait(w, coro__deadline(timeout));
-}
-
 /* The running task waits in o until woken, deadline, or cancel; flags as
  * for coro__wait_begin(). Without a timeout it calls nothing but its tail
  * call, so that the way to a blocked task's switch saves no registers. */
@@ -146,11 +130,11 @@ wait_in(struct sync_head *o, int64_t timeout, int flags)
     struct coro__wait *w;
 
     if (__builtin_expect(timeout == 0 || !coro__wait_allowed(self, flags), 0))
-        return wait_refused(self, timeout);
+        return coro__wait_refused(self, timeout);
     w = coro__wait_start(self, flags);
     enqueue(w, self, o);
     if (timeout > 0)
-        return wait_timed(w, timeout);
+        return coro__wait_for(w, timeout);
     return coro__wait(w, -1);
 }
 

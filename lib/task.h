@@ -91,6 +91,14 @@ coro__wait_allowed(struct task *self, int flags)
 
 struct coro__wait *coro__wait_refuse(const struct task *self);
 
+/* For a blocking call with a timeout (relative, as the public functions
+ * take it) that may not wait: -1 and errno EAGAIN (timeout 0), else as
+ * coro__wait_refuse(). Out of line and cold. */
+int coro__wait_refused(const struct task *self, int64_t timeout);
+/* coro__wait(w) until timeout (> 0) from now: out of line, so that the
+ * caller's way to a wait without one calls nothing but its tail call. */
+int coro__wait_for(struct coro__wait *w, int64_t timeout);
+
 static inline struct coro__wait *
 coro__wait_start(struct task *self, int flags)
 {
