@@ -144,6 +144,19 @@ coro__mine(uint64_t owner)
     return owner == coro__thr_peek()->id;
 }
 
+/* A number for the running context that no other context of its thread
+ * has had or will have, unlike its address (a new coroutine on a pooled
+ * stack has its dead predecessor's): a coroutine's seq, or CORO__ROOT_ID
+ * on the thread's own stack. Never 0. */
+#define CORO__ROOT_ID UINT64_MAX
+static inline uint64_t
+coro__self_id(void)
+{
+    const struct coro__base *b = coro__thr_peek()->current;
+
+    return b->flags & CORO__ROOT ? CORO__ROOT_ID : ((const struct coro *)(const void *)b)->seq;
+}
+
 /* The running coroutine, or NULL on the thread's own stack. */
 static inline struct coro *
 coro__self(void)

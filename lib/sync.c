@@ -29,7 +29,7 @@ struct sync_head {
 
 struct coro_mutex {
     struct sync_head h;
-    const void *holder;          /* the context that holds it, or NULL */
+    uint64_t holder;             /* the coro__self_id() of the context that holds it, or 0 */
     long cond_waiters;           /* tasks in coro_cond_wait() that will take it back */
 };
 
@@ -46,7 +46,7 @@ struct coro_wg {
 struct sync_wait {
     struct coro__clause clause;
     struct coro__link link;      /* in the object's waiters */
-    const void *who;             /* its context: the holder once handed the mutex */
+    uint64_t who;                /* its task's coro__self_id(): the holder once handed the mutex */
     const struct sync_head *object;
 };
 _Static_assert(sizeof(struct sync_wait) <= CORO__ROOM, "struct sync_wait must fit in a wait's room");
@@ -56,12 +56,6 @@ fail(int err)
 {
     errno = err;
     return -1;
-}
-
-static const void *
-self_context(void)
-{
-    return coro__thr_peek()->current;
 }
 
 static struct sync_wait *
@@ -107,7 +101,7 @@ enqueue(struct coro__wait *w, struct task *self, struct sync_head *o)
 {
     struct sync_wait *sw = w->room;
 
-    sw->who = &coro__co_of(self)->b;
+    sw->who = coro__co_of(self)->seq;
     sw->object = o;
     coro__list_push(&o->waiters, &sw->link);
     coro__wait_add(w, &sw->clause, 0, cancel_sync);
@@ -151,7 +145,7 @@ coro_mutex_create(void)
         return NULL;
     }
     sync_init(&m->h, "lock of mutex");
-    m->holder = NULL;
+    m->holder = 0;
     m->cond_waiters = 0;
     return m;
 }
@@ -169,12 +163,12 @@ check(const void *obj, uint64_t owner)
 int
 coro_mutex_lock(coro_mutex_t *m, int64_t timeout)
 {
-    const void *self;
+    uint64_t self;
 
     if (m == NULL || !coro__mine(m->h.owner))
         return check(m, m ? m->h.owner : 0);
-    self = self_context();
-    if (__builtin_expect(m->holder == NULL, 1)) {
+    self = coro__self_id();
+    if (__builtin_expect(m->holder == 0, 1)) {
         m->holder = self;
         return 0;
     }
@@ -192,13 +186,13 @@ coro_mutex_unlock(coro_mutex_t *m)
 
     if (m == NULL || !coro__mine(m->h.owner))
         return check(m, m ? m->h.owner : 0);
-    if (m->holder != self_context())
+    if (m->holder != coro__self_id())
         return fail(EPERM);
     q = &m->h.waiters;
     /* No __builtin_expect either way: gcc's own layout (the hand-off falls
      * through, the free path is a short jump) measured best for both. */
     if ((l = q->next) == q) {
-        m->holder = NULL;
+        m->holder = 0;
         return 0;
     }
     next = coro__container_of(l, struct sync_wait, link);
@@ -255,7 +249,7 @@ coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
 
     if (c == NULL || m == NULL)
         return fail(EINVAL);
-    if (!coro__mine(c->h.owner) || !coro__mine(m->h.owner) || m->holder != self_context())
+    if (!coro__mine(c->h.owner) || !coro__mine(m->h.owner) || m->holder != coro__self_id())
         return fail(EPERM);
     if (timeout == 0)
         return fail(EAGAIN);
@@ -271,8 +265,8 @@ coro_cond_wait(coro_cond_t *c, coro_mutex_t *m, int64_t timeout)
     rc = coro__wait(w, deadline_of(timeout));
     err = errno;
     /* Hold m again, however the wait ended: a cancelled task too. */
-    if (m->holder == NULL)
-        m->holder = self_context();
+    if (m->holder == 0)
+        m->holder = coro__self_id();
     else
         (void)wait_in(&m->h, CORO_FOREVER, CORO__NOCANCEL);
     coro__defer_pop(self, &gone);

@@ -537,6 +537,45 @@ START_TEST(test_mutex_free_after_cond_waiter_closed)
 }
 END_TEST
 
+/* A task that ends holding a mutex leaves it held for good: the next task,
+ * whose object is the dead one's (its pooled stack's; not with every
+ * build's pool), can neither unlock it nor take it, and neither can the
+ * thread's own stack. */
+static coro_mutex_t *kept; /* held for good: reachable, never freed */
+
+static void *
+locks_and_ends(void *arg)
+{
+    (void)arg;
+    EXPECT(coro_mutex_lock(kept, 0) == 0);
+    return NULL;
+}
+
+static void *
+comes_after_holder(void *arg)
+{
+    (void)arg;
+    EXPECT_FAILS(coro_mutex_unlock(kept), EPERM);
+    EXPECT_FAILS(coro_mutex_lock(kept, 0), EAGAIN);
+    EXPECT_FAILS(coro_mutex_lock(kept, CORO_MSEC(1)), ETIMEDOUT);
+    return NULL;
+}
+
+START_TEST(test_mutex_held_by_ended_task)
+{
+    kept = coro_mutex_create();
+    ck_assert_ptr_nonnull(kept);
+    spawn(locks_and_ends, NULL);
+    ck_assert_int_eq(coro_sched_run(sched), 0);
+    spawn(comes_after_holder, NULL);
+    ck_assert_int_eq(coro_sched_run(sched), 0);
+    ASSERT_FAILS(coro_mutex_unlock(kept), EPERM);
+    ASSERT_FAILS(coro_mutex_lock(kept, 0), EAGAIN);
+    ASSERT_FAILS(coro_mutex_destroy(kept), EBUSY);
+    teardown();
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 /* Wait groups                                                             */
 
@@ -697,6 +736,7 @@ sync_suite(void)
     tcase_add_test(tc, test_cond_destroy_busy);
     tcase_add_test(tc, test_mutex_destroy_busy_under_cond_wait);
     tcase_add_test(tc, test_mutex_free_after_cond_waiter_closed);
+    tcase_add_test(tc, test_mutex_held_by_ended_task);
 
     tc = tasklog_tcase(s, "wg", setup);
     tcase_add_test(tc, test_wg_hundred);
