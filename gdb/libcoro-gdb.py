@@ -111,7 +111,7 @@ class Coro(object):
             self.kind = "thread"
             self.name = "(thread's own stack)"
             return
-        self.seq = int(co["seq"])
+        self.seq = int(co["b"]["seq"])
         self.addr = int(co.address)
         ops = co["ops"]
         self.kind = ops["kind"].string() if int(ops) else "coro"

@@ -35,7 +35,7 @@
  * thread up first. */
 static const struct coro__thread none = {
     .current = (struct coro__base *)&none.root,
-    .root = {.flags = CORO__ROOT, .status = CORO_RUNNING},
+    .root = {.seq = CORO__ROOT_ID, .flags = CORO__ROOT, .status = CORO_RUNNING},
 };
 
 __thread struct coro__thread *coro__thr_ptr CORO__TLS_MODEL = (struct coro__thread *)&none;
@@ -51,6 +51,7 @@ coro__thr_init(void)
 
     state.id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
     state.errnop = &errno;
+    state.root.seq = CORO__ROOT_ID;
     state.root.flags = CORO__ROOT;
     state.root.status = CORO_RUNNING;
 #if CORO__TSAN
@@ -71,6 +72,11 @@ object_of(const struct coro__stack *st)
 {
     return (struct coro *)(((uintptr_t)st - sizeof(struct coro)) & ~(uintptr_t)63);
 }
+
+/* What a switch and a resume read share the object's first cache line
+ * (without a sanitizer, whose fields come in between). */
+_Static_assert(sizeof(struct coro__san_ctx) != 0 || offsetof(struct coro, defers) + sizeof(void *) <= 64,
+               "the base, ops and defers must fit in one cache line");
 
 /* Status is written only by the owning thread, but coro_status() may read it
  * from any thread: relaxed atomics make that a stale read, not a data race. */
@@ -295,7 +301,7 @@ init(struct coro__thread *t, struct coro__stack *st, struct coro *co, coro_fn *f
     co->defers = NULL;
     co->stack = st;
     co->parked = 0;
-    co->seq = ++t->seq;
+    co->b.seq = ++t->seq;
     co->name[0] = '\0';
 #ifndef CORO__BENCH_NO_LIVE_LIST /* only 'make bench', to measure what the list costs */
     coro__list_push(&t->live, &co->live);
@@ -642,7 +648,7 @@ coro_name(const coro_t *co)
     }
     if (co->name[0] == '\0') /* the default, made when first asked for */
         snprintf((char *)co->name, sizeof co->name, "%s-%llu",
-                 co->ops ? co->ops->kind : "coro", (unsigned long long)co->seq);
+                 co->ops ? co->ops->kind : "coro", (unsigned long long)co->b.seq);
     return co->name;
 }
 
@@ -658,7 +664,7 @@ describe(const struct coro__stack *st, struct coro__stack_user *user)
     user->kind = kind_of(co);
     user->fn = (void (*)(void))co->fn;
     user->name = co->name[0] ? co->name : NULL;
-    user->seq = co->seq;
+    user->seq = co->b.seq;
     user->prefix = co->ops ? co->ops->kind : "coro";
     return 0;
 }

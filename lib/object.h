@@ -53,11 +53,17 @@ struct coro__base {
     struct coro__base *resumer;  /* whom it yields to */
     uint64_t key;                /* its thread's id, with CORO__KEY_MANAGED when managed */
     void **out;                  /* where its resumer wants the value handed out, or NULL */
-    int status;                  /* a coro_status_t */
+    /* Its number in its thread, from 1 (CORO__ROOT_ID for the root): no
+     * other context of the thread has had or will have it, unlike its
+     * address (a new coroutine on a pooled stack has its dead
+     * predecessor's). */
+    uint64_t seq;
     int err;                     /* its errno while another context runs */
-    unsigned flags;              /* CORO__ROOT, CORO__MANAGED, CORO__ENDING */
+    unsigned char status;        /* a coro_status_t */
+    unsigned char flags;         /* CORO__ROOT, CORO__MANAGED, CORO__ENDING */
     struct coro__san_ctx san;
 };
+#define CORO__ROOT_ID UINT64_MAX
 #define CORO__KEY_MANAGED ((uint64_t)1 << 63)
 
 /* Room for a manager's per-coroutine state. */
@@ -77,7 +83,6 @@ struct coro {
     void *arg;
     struct coro__stack *stack;
     unsigned char parked;        /* b.ctx starts trampoline()'s loop for a new coroutine */
-    uint64_t seq;                /* its number in its thread, from 1 */
     struct coro__link live;      /* in its thread's live coroutines (for debuggers) */
     char name[CORO_NAME_MAX];    /* "" until named: coro_name() makes the default */
 };
@@ -144,17 +149,12 @@ coro__mine(uint64_t owner)
     return owner == coro__thr_peek()->id;
 }
 
-/* A number for the running context that no other context of its thread
- * has had or will have, unlike its address (a new coroutine on a pooled
- * stack has its dead predecessor's): a coroutine's seq, or CORO__ROOT_ID
- * on the thread's own stack. Never 0. */
-#define CORO__ROOT_ID UINT64_MAX
+/* The running context's seq: a number no other context of the thread has
+ * had or will have. */
 static inline uint64_t
 coro__self_id(void)
 {
-    const struct coro__base *b = coro__thr_peek()->current;
-
-    return b->flags & CORO__ROOT ? CORO__ROOT_ID : ((const struct coro *)(const void *)b)->seq;
+    return coro__thr_peek()->current->seq;
 }
 
 /* The running coroutine, or NULL on the thread's own stack. */

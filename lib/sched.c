@@ -532,7 +532,7 @@ coro_sched_dump(coro_sched_t *s, FILE *out)
 
         if (waits)
             describe_wait(t, what, sizeof what);
-        fprintf(out, "task %llu \"%s\": %s%s%s; function ", (unsigned long long)co->seq,
+        fprintf(out, "task %llu \"%s\": %s%s%s; function ", (unsigned long long)co->b.seq,
                 coro_name(co),
                 st == CORO_RUNNING || st == CORO_NORMAL ? "running" : waits ? "waiting" : "ready",
                 waits ? ": " : "", waits ? what : "");

@@ -101,7 +101,7 @@ enqueue(struct coro__wait *w, struct task *self, struct sync_head *o)
 {
     struct sync_wait *sw = w->room;
 
-    sw->who = coro__co_of(self)->seq;
+    sw->who = coro__co_of(self)->b.seq;
     sw->object = o;
     coro__list_push(&o->waiters, &sw->link);
     coro__wait_add(w, &sw->clause, 0, cancel_sync);
