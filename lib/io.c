@@ -611,7 +611,7 @@ coro_read(int fd, void *buf, size_t len, int64_t timeout)
 {
     int64_t deadline = deadline_of(timeout);
     struct fdstate *st;
-    int wait = 0;
+    int wait;
 
     if (fd < 0 || (buf == NULL && len > 0))
         return fail(fd < 0 ? EBADF : EINVAL);
