@@ -467,8 +467,8 @@ select_many(coro_sel_t *sel, size_t n, int64_t timeout, int first)
 }
 
 /* The common select, of 1 to SMALL_READY entries, lists every ready
- * entry and calls nothing before its last step, so that it needs no frame
- * beyond the list. */
+ * entry and calls nothing before its last step (which is a call only off
+ * the common way). */
 static int
 select_any(coro_sel_t *sel, size_t n, int64_t timeout, int first)
 {
