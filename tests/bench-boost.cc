@@ -14,7 +14,11 @@
  *                   made, resumed, run to its end (which frees its stack)
  *   fiber_yield     boost::this_fiber::yield() between two fibers: per yield
  *   fiber_mutex     two fibers passing a fibers::mutex back and forth: per
- *                   hand-off (bench-sync.c's mutex_handoff)
+ *                   hand-off (bench-sync.c's mutex_handoff), checked: the
+ *                   mutex changes hands on every iteration
+ *   fiber_mutex_uncontended
+ *                   fibers::mutex lock + unlock in one fiber (bench-sync.c's
+ *                   mutex_uncontended)
  *   fiber_cond      a one-slot mailbox, fibers::mutex + condition_variable:
  *                   per message (bench-sync.c's cond)
  *   fiber_chan P M  P producer/consumer fiber pairs joined by
@@ -136,18 +140,29 @@ yield_body(uint64_t n, void *)
 }
 
 /* Two fibers passing a boost::fibers::mutex back and forth, as
- * bench-sync.c's mutex_handoff does: n hand-offs in all. */
+ * bench-sync.c's mutex_handoff does: n hand-offs in all.
+ *
+ * Boost's unlock does not hand the mutex to its first waiter: it wakes the
+ * waiter and leaves the mutex free, so the unlocking fiber's next lock() takes
+ * it straight back. Written as mutex_handoff is (unlock, lock), the loop
+ * passes the mutex twice in all and times an uncontended lock + unlock. Here
+ * each fiber yields after its unlock, which is what makes Boost.Fiber's mutex
+ * change hands: the check below fails otherwise. */
 void
 mutex_body(uint64_t n, void *)
 {
     bf::mutex m;
-    uint64_t shared = 0, counts[2] = {(n + 1) / 2, n / 2};
+    uint64_t shared = 0, passes = 0, counts[2] = {(n + 1) / 2, n / 2};
+    int last = -1;
     auto passer = [&](int k) {
         m.lock();
         boost::this_fiber::yield(); // the first holder lets the other start and wait
         for (uint64_t i = 0; i < counts[k]; i++) {
+            passes += last != k;
+            last = k;
             shared++;
             m.unlock();
+            boost::this_fiber::yield();
             m.lock();
         }
         m.unlock();
@@ -159,6 +174,28 @@ mutex_body(uint64_t n, void *)
     b.join();
     if (shared != n)
         bench_die("fibers::mutex: %" PRIu64 " of %" PRIu64 " hand-offs", shared, n);
+    if (passes + 1 < n)
+        bench_die("fibers::mutex: it changed hands %" PRIu64 " times in %" PRIu64 " iterations",
+                  passes, n);
+}
+
+/* lock + unlock of a boost::fibers::mutex nobody else wants, in one fiber. */
+void
+mutex_uncontended_body(uint64_t n, void *)
+{
+    bf::mutex m;
+    uint64_t shared = 0;
+    bf::fiber a{std::allocator_arg, small_stack(), [&] {
+                    for (uint64_t i = 0; i < n; i++) {
+                        m.lock();
+                        shared++;
+                        m.unlock();
+                    }
+                }};
+
+    a.join();
+    if (shared != n)
+        bench_die("fibers::mutex: %" PRIu64 " of %" PRIu64 " increments", shared, n);
 }
 
 /* A producer and a consumer of a one-slot mailbox, a mutex and one
@@ -278,6 +315,7 @@ run(int argc, char **argv)
 #if BENCH_BOOST_FIBER
         {"fiber_yield", yield_body, 0, {}},
         {"fiber_mutex", mutex_body, 0, {}},
+        {"fiber_mutex_uncontended", mutex_uncontended_body, 0, {}},
         {"fiber_cond", cond_body, 0, {}},
 #endif
     };
