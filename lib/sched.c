@@ -242,7 +242,11 @@ poll_now(struct coro_sched *s)
  * and the poller once per round of the ready queue: a deadline or an event
  * is noticed at most one round late, and a busy queue costs no clock reads
  * or system calls per switch. A round is the tasks that were ready when
- * they were last looked at; when fewer are ready now, it is over. */
+ * they were last looked at, each taking its turn; it never outlasts the
+ * tasks ready now, so it ends early when the queue shrinks. When the queue
+ * is empty, nothing is polled here: idle() is next, and it waits in the
+ * poller anyway (one system call for a whole batch of events, not one per
+ * task that blocks). */
 static inline int
 has_events(const struct coro_sched *s)
 {
@@ -252,10 +256,14 @@ has_events(const struct coro_sched *s)
 static void
 poll_round(struct coro_sched *s)
 {
-    if (s->round > 0 && s->round <= s->nready) {
+    if (s->round > s->nready)
+        s->round = s->nready;
+    if (s->round > 0) {
         s->round--;
         return;
     }
+    if (s->nready == 0)
+        return;
     if (s->poller_waiting)
         poll_now(s);
     if (s->timers.n)

@@ -429,6 +429,96 @@ START_TEST(test_deadline_noticed_within_a_round)
 }
 END_TEST
 
+/* A round never outlasts the tasks that are ready. A timer fires while
+ * about 1,000 tasks are ready, and the round is counted then; with no timer
+ * armed, they run without counting and block. A task then sleeps beside one
+ * busy task: its expired deadline is noticed within a turn or two of the
+ * busy task, not after the 1,000 turns the stale round counted. */
+#define SHRINK_BLOCKERS 1000
+
+static coro_chan_t *shrink_chan;
+static int shrink_phase, shrink_blocked, shrink_armed, shrink_epipe;
+
+static void *
+shrink_first_sleeper(void *arg)
+{
+    (void)arg;
+    EXPECT(coro_sleep(CORO_MSEC(1)) == 0); /* fires while the others are ready */
+    shrink_phase = 1;
+    return NULL;
+}
+
+static void *
+shrink_blocker(void *arg)
+{
+    int v;
+
+    (void)arg;
+    while (!shrink_phase)
+        coro_sched_yield();
+    shrink_blocked++;
+    if (coro_chan_recv(shrink_chan, &v) == -1 && errno == EPIPE)
+        shrink_epipe++;
+    return NULL;
+}
+
+static void *
+shrink_sleeper(void *arg)
+{
+    (void)arg;
+    while (shrink_blocked < SHRINK_BLOCKERS)
+        coro_sched_yield();
+    round_t0 = coro_now();
+    shrink_armed = 1;
+    EXPECT(coro_sleep(CORO_MSEC(20)) == 0);
+    round_woke = 1;
+    EXPECT(coro_chan_close(shrink_chan) == 0);
+    return NULL;
+}
+
+static void *
+shrink_busy(void *arg)
+{
+    long turns = 0;
+
+    (void)arg;
+    while (!round_woke && turns++ < 10000000) {
+        if (round_spun) {
+            round_turns_after++;
+        } else if (shrink_armed) {
+            while (coro_now() < round_t0 + CORO_MSEC(70))
+                ;
+            round_spun = 1;
+        }
+        coro_sched_yield();
+    }
+    return NULL;
+}
+
+START_TEST(test_round_ends_when_queue_shrinks)
+{
+    coro_sched_t *s = new_sched();
+
+    round_spun = round_woke = 0;
+    round_turns_after = 0;
+    shrink_phase = shrink_blocked = shrink_armed = shrink_epipe = 0;
+    ck_assert_ptr_nonnull(shrink_chan = coro_chan_create(sizeof(int), 0));
+    ck_assert_int_eq(coro_spawn(s, shrink_first_sleeper, NULL, 0), 0);
+    for (int i = 0; i < SHRINK_BLOCKERS; i++)
+        ck_assert_int_eq(coro_spawn(s, shrink_blocker, NULL, 0), 0);
+    ck_assert_int_eq(coro_spawn(s, shrink_sleeper, NULL, 0), 0);
+    ck_assert_int_eq(coro_spawn(s, shrink_busy, NULL, 0), 0);
+    ck_assert_int_eq(coro_sched_run(s), 0);
+    ck_assert_int_eq(round_woke, 1);
+    ck_assert_int_eq(round_spun, 1);
+    ck_assert_int_eq(shrink_epipe, SHRINK_BLOCKERS);
+    ck_assert_int_le(round_turns_after, 2);
+    ASSERT_TASKS_OK();
+    ck_assert_int_eq(coro_sched_destroy(s), 0);
+    ck_assert_int_eq(coro_chan_destroy(shrink_chan), 0);
+}
+END_TEST
+
 /* Signals interrupt the scheduler's own sleep, not the task's. */
 static volatile sig_atomic_t alarms;
 
@@ -1016,6 +1106,7 @@ time_suite(void)
     tcase_add_test(tc, test_sleep_zero_lets_others_run);
     tcase_add_test(tc, test_sleeper_wakes_among_busy_tasks);
     tcase_add_test(tc, test_deadline_noticed_within_a_round);
+    tcase_add_test(tc, test_round_ends_when_queue_shrinks);
     tcase_add_test(tc, test_signals_do_not_cut_sleep);
 
     tc = tasklog_tcase(s, "order", tasklog_reset);
