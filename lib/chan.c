@@ -469,7 +469,7 @@ select_many(coro_sel_t *sel, size_t n, int64_t timeout, int first)
 /* The common select, of 1 to SMALL_READY entries, lists every ready
  * entry and calls nothing before its last step (which is a call only off
  * the common way). */
-static int
+static inline __attribute__((always_inline)) int
 select_any(coro_sel_t *sel, size_t n, int64_t timeout, int first)
 {
     uint32_t ready_at[SMALL_READY]; /* the ready entries' indices */
