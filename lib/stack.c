@@ -44,23 +44,11 @@
 #endif
 
 enum {
-    SLAB_SLOTS = 64,                  /* stacks per slab, at most (one uint64_t of bits) */
+    SLAB_SLOTS = CORO__SLAB_SLOTS,
     SLAB_BYTES = 16 * 1024 * 1024,    /* a slab's size, roughly, for small stacks */
     ALTSTACK_SIZE = 64 * 1024         /* the signal stack: the overflow report runs on it */
 };
-
-/* The header, in the slab's first page. */
-struct coro__slab {
-    char *map;
-    size_t map_size;
-    size_t size;                 /* of each stack */
-    size_t slot;                 /* a guard page and a stack */
-    unsigned nslots;
-    uint64_t free;               /* bit i: stack i is not in use */
-    uint64_t guarded;            /* bit i: stack i's guard is installed */
-    struct coro__link avail;     /* in the thread's slabs with a free stack */
-    struct coro__link all;       /* in the thread's slabs */
-};
+_Static_assert(sizeof(struct coro__slab) <= 4096, "a slab's header must fit in its first page");
 
 /* The calling thread's slabs, and what its exit must free. */
 enum { EXIT_UNKNOWN, EXIT_NOTICED, EXIT_UNNOTICED };
@@ -324,8 +312,8 @@ coro__stack_new(size_t size)
     if (slab->free == 0)
         coro__list_unlink(&slab->avail); /* full */
 
-    st = slot_stack(slab, i);
-    *st = (struct coro__stack){.lo = lo, .size = size, .slab = slab};
+    st = slab->stacks[i] = slot_stack(slab, i);
+    *st = (struct coro__stack){.lo = lo, .size = size, .slab = slab, .index = (unsigned char)i};
 #ifdef HAVE_VALGRIND_VALGRIND_H
     st->vg_id = VALGRIND_STACK_REGISTER(lo, lo + size);
 #endif
@@ -337,7 +325,7 @@ coro__stack_release(struct coro__stack *st)
 {
     struct coro__stack copy = *st; /* the descriptor is on the stack */
     struct coro__slab *slab = copy.slab;
-    unsigned i = (unsigned)((size_t)(copy.lo - slot_lo(slab, 0)) / slab->slot);
+    unsigned i = copy.index;
 
     coro__san_stack_fini(&copy.san, copy.lo, copy.size);
 #ifdef HAVE_VALGRIND_VALGRIND_H

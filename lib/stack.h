@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "list.h"
 #include "sanitize.h"
 
 struct coro__slab;
@@ -22,24 +23,47 @@ struct coro__stack {
     char *lo;
     size_t size;
     struct coro__slab *slab;
-    struct coro__stack *next;    /* in the thread's pool */
     unsigned vg_id;              /* valgrind's id for the registered stack, or 0 */
+    unsigned char index;         /* its place in its slab */
     unsigned char reused;        /* from the pool: the memory below holds what its last user left */
     struct coro__san_stack san;
 };
 
+/* stack.c. A slab: stacks of one size carved from one mapping, the first
+ * page its header (this). Here for the pool, which keeps its stacks in
+ * their slabs, so that it hands them out in the order of their addresses
+ * whatever the order they came back in: tasks made one after the other
+ * get neighbouring stacks again, as they did from a fresh slab. */
+enum { CORO__SLAB_SLOTS = 64 };  /* stacks per slab, at most (one uint64_t of bits) */
+struct coro__slab {
+    char *map;
+    size_t map_size;
+    size_t size;                 /* of each stack */
+    size_t slot;                 /* a guard page and a stack */
+    unsigned nslots;
+    uint64_t free;               /* bit i: stack i is not in use */
+    uint64_t guarded;            /* bit i: stack i's guard is installed */
+    uint64_t pooled;             /* bit i: stack i is in the pool (in use, for the slab) */
+    struct coro__slab *pool_next; /* in its pool list, while pooled != 0 */
+    struct coro__link avail;     /* in the thread's slabs with a free stack */
+    struct coro__link all;       /* in the thread's slabs */
+    struct coro__stack *stacks[CORO__SLAB_SLOTS]; /* stack i's descriptor, once carved */
+};
+
 /* pool.c. The calling thread's free stacks: up to POOL_SIZES lists, each
- * of one size (a list keeps its size while it is empty, until another size
- * needs it), at most max stacks in all. Its zeroed state is a new thread's
- * initial state: max is kept as max - CORO_POOL_DEFAULT, and room is 0
- * until the first stack is pooled. Here for the inline fast paths below;
- * only the stack layer touches it. */
+ * of the slabs that hold pooled stacks of one size (a list keeps its size
+ * while it is empty, until another size needs it), at most max stacks in
+ * all. A list's first slab gives its lowest pooled stack first. Its zeroed
+ * state is a new thread's initial state: max is kept as
+ * max - CORO_POOL_DEFAULT, and room is 0 until the first stack is pooled.
+ * Here for the inline fast paths below; only the stack layer touches it. */
 enum { CORO__POOL_SIZES = 4 };
+struct coro__pool_list {
+    size_t size;
+    struct coro__slab *head;
+};
 struct coro__pool {
-    struct {
-        size_t size;
-        struct coro__stack *head;
-    } list[CORO__POOL_SIZES];
+    struct coro__pool_list list[CORO__POOL_SIZES];
     size_t n;                    /* stacks pooled */
     size_t max_delta;            /* the most it keeps, minus CORO_POOL_DEFAULT */
     size_t room;                 /* max - n once the thread's exit will empty it, else 0 */
@@ -56,14 +80,50 @@ extern __thread struct coro__pool coro__pool CORO__POOL_TLS __attribute__((visib
 struct coro__stack *coro__stack_get_other(size_t size);
 void coro__stack_put_other(struct coro__stack *st);
 
+/* The stack that l gives next (l is not empty): its first slab's lowest. */
+static inline struct coro__stack *
+coro__pool_first(const struct coro__pool_list *l)
+{
+    return l->head->stacks[__builtin_ctzll(l->head->pooled)];
+}
+
+/* Take coro__pool_first(l) off l. */
+static inline struct coro__stack *
+coro__pool_take(struct coro__pool_list *l)
+{
+    struct coro__slab *slab = l->head;
+    struct coro__stack *st = coro__pool_first(l);
+
+    slab->pooled &= slab->pooled - 1;
+    if (slab->pooled == 0)
+        l->head = slab->pool_next;
+    coro__pool.n--;
+    st->reused = 1;
+    return st;
+}
+
+/* Put st on l, the list of its size. */
+static inline void
+coro__pool_add(struct coro__pool_list *l, struct coro__stack *st)
+{
+    struct coro__slab *slab = st->slab;
+
+    if (slab->pooled == 0) {
+        slab->pool_next = l->head;
+        l->head = slab;
+    }
+    slab->pooled |= (uint64_t)1 << st->index;
+    coro__pool.n++;
+}
+
 /* The stack of size bytes that coro__stack_get() takes without a call,
  * from the pool's first list, or NULL. */
 static inline struct coro__stack *
 coro__stack_peek(size_t size)
 {
-    struct coro__stack *st = coro__pool.list[0].head;
+    const struct coro__pool_list *l = &coro__pool.list[0];
 
-    return st != NULL && coro__pool.list[0].size == size ? st : NULL;
+    return l->head != NULL && l->size == size ? coro__pool_first(l) : NULL;
 }
 
 /* A stack of size bytes (a multiple of the page size), from the calling
@@ -73,15 +133,12 @@ coro__stack_peek(size_t size)
 static inline struct coro__stack *
 coro__stack_get(size_t size)
 {
-    struct coro__stack *st = coro__stack_peek(size);
+    struct coro__pool_list *l = &coro__pool.list[0];
 
-    if (__builtin_expect(st == NULL, 0))
+    if (__builtin_expect(l->head == NULL || l->size != size, 0))
         return coro__stack_get_other(size);
-    coro__pool.list[0].head = st->next;
-    coro__pool.n--;
     coro__pool.room++;
-    st->reused = 1;
-    return st;
+    return coro__pool_take(l);
 }
 
 /* Give it back: to the pool, or to its slab when the pool is full. */
@@ -92,10 +149,8 @@ coro__stack_put(struct coro__stack *st)
         coro__stack_put_other(st);
         return;
     }
-    st->next = coro__pool.list[0].head;
-    coro__pool.list[0].head = st;
-    coro__pool.n++;
     coro__pool.room--;
+    coro__pool_add(&coro__pool.list[0], st);
 }
 
 /* stack.c. */

@@ -187,6 +187,42 @@ fresh(void *arg)
     return IV(*count + 100);
 }
 
+/* The pool gives its stacks back lowest address first, whatever the order
+ * they came back in: coroutines made together get neighbouring stacks, as
+ * from a fresh slab. */
+START_TEST(test_reuse_in_address_order)
+{
+    enum { N = 16 };
+    static const int order[N] = {5, 12, 0, 9, 15, 3, 7, 1, 14, 10, 2, 8, 13, 6, 11, 4};
+    const size_t size = 96 * 1024; /* no other test's: a slab of its own */
+    uintptr_t first[N];
+    coro_t *co[N];
+    void *out;
+
+    coro_stack_pool(0); /* empty, in case a test before left stacks */
+    coro_stack_pool(N);
+    for (int i = 0; i < N; i++) {
+        co[i] = coro_create(where, NULL, size);
+        ck_assert_ptr_nonnull(co[i]);
+        ck_assert_int_eq(coro_resume(co[i], NULL, &out), 0);
+        first[i] = (uintptr_t)out;
+        if (i > 0)
+            ck_assert_uint_gt(first[i], first[i - 1]); /* a fresh slab, carved upwards */
+    }
+    for (int i = 0; i < N; i++) /* half of them ended, half closed */
+        ck_assert_int_eq(order[i] % 2 ? coro_resume(co[order[i]], NULL, NULL) - 1 + coro_destroy(co[order[i]])
+                                      : coro_destroy(co[order[i]]),
+                         0);
+    for (int i = 0; i < N; i++) {
+        co[i] = coro_create(where, NULL, size);
+        ck_assert_ptr_nonnull(co[i]);
+        ck_assert_int_eq(coro_resume(co[i], NULL, &out), 0);
+        ck_assert_uint_eq((uintptr_t)out, first[i]);
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(coro_destroy(co[i]), 0);
+}
+END_TEST
 START_TEST(test_reuse_after_deep_end)
 {
     int count = 0;
@@ -365,6 +401,7 @@ pool_suite(void)
     tcase_add_test(tc, test_pool_off_unmaps);
     tcase_add_test(tc, test_pool_trim);
     tcase_add_test(tc, test_pool_bounded);
+    tcase_add_test(tc, test_reuse_in_address_order);
     tcase_add_test(tc, test_reuse_after_deep_end);
     tcase_add_test(tc, test_reuse_never_run);
     tcase_add_test(tc, test_rounds);
